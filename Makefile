@@ -1,0 +1,34 @@
+# rfc6455/websocket: the commands a newcomer needs.
+#   make run    the example server with its browser page (http://127.0.0.1:8080/)
+#   make test   vet + every test under the race detector (CI runs this)
+GO       ?= go
+ADDR     ?= 127.0.0.1:8080
+FUZZTIME ?= 30s
+FUZZPKGS ?= ./frame/ ./handshake/ ./internal/deflate/ .
+
+.PHONY: test vet fmt-check fuzz bench bench-peers run autobahn
+
+test: vet fmt-check
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './interop/node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Every fuzz target for FUZZTIME each, one at a time.
+fuzz:
+	@set -e; for pkg in $(FUZZPKGS); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+run:
+	$(GO) run ./examples/echo -addr $(ADDR)

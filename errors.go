@@ -1,0 +1,125 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/rfc6455/websocket/frame"
+)
+
+// StatusCode is a close status code (RFC 6455 section 7.4). It is the same
+// type as frame.CloseCode.
+type StatusCode = frame.CloseCode
+
+// Registered close status codes. The names follow gorilla/websocket so that
+// code written against it reads the same.
+const (
+	CloseNormalClosure           = frame.CloseNormalClosure
+	CloseGoingAway               = frame.CloseGoingAway
+	CloseProtocolError           = frame.CloseProtocolError
+	CloseUnsupportedData         = frame.CloseUnsupportedData
+	CloseNoStatusReceived        = frame.CloseNoStatusReceived
+	CloseAbnormalClosure         = frame.CloseAbnormalClosure
+	CloseInvalidFramePayloadData = frame.CloseInvalidFramePayloadData
+	ClosePolicyViolation         = frame.ClosePolicyViolation
+	CloseMessageTooBig           = frame.CloseMessageTooBig
+	CloseMandatoryExtension      = frame.CloseMandatoryExtension
+	CloseInternalServerErr       = frame.CloseInternalServerErr
+	CloseServiceRestart          = frame.CloseServiceRestart
+	CloseTryAgainLater           = frame.CloseTryAgainLater
+	CloseBadGateway              = frame.CloseBadGateway
+	CloseTLSHandshake            = frame.CloseTLSHandshake
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrProtocol reports that the peer broke RFC 6455 (or RFC 7692); the
+	// connection was failed with close code 1002. The returned error also
+	// wraps the precise cause, often a frame package error such as
+	// frame.ErrReservedOpcode.
+	ErrProtocol = errors.New("websocket: protocol error")
+	// ErrInvalidUTF8 reports a text message or close reason that is not
+	// UTF-8; the connection was failed with close code 1007.
+	ErrInvalidUTF8 = errors.New("websocket: invalid UTF-8 in text message")
+	// ErrMessageTooBig reports a message over the read limit; the connection
+	// was failed with close code 1009.
+	ErrMessageTooBig = errors.New("websocket: message exceeds read limit")
+	// ErrCloseSent is returned by writes after a close frame was sent.
+	ErrCloseSent = errors.New("websocket: close frame already sent")
+	// ErrClosed is returned by operations on a connection whose TCP
+	// connection is closed. It wraps net.ErrClosed.
+	ErrClosed = fmt.Errorf("websocket: connection closed: %w", net.ErrClosed)
+	// ErrConcurrentRead is returned when a second goroutine reads while
+	// another read is in progress. The connection stays usable.
+	ErrConcurrentRead = errors.New("websocket: concurrent read on connection")
+	// ErrBadMessageType is returned for a message type that is not
+	// TextMessage or BinaryMessage where a data message is required.
+	ErrBadMessageType = errors.New("websocket: bad message type")
+	// ErrWriterClosed is returned by a message writer used after Close.
+	ErrWriterClosed = errors.New("websocket: message writer closed")
+)
+
+// CloseError is the error returned by reads once the peer has sent a close
+// frame (Code and Reason are what it sent; Code is CloseNoStatusReceived
+// for an empty close frame), and by reads after the connection was failed
+// locally (Code is what we sent). Use errors.As, or CloseStatus.
+type CloseError struct {
+	Code   StatusCode
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("websocket: close %d (%s)", uint16(e.Code), e.Code)
+	}
+	return fmt.Sprintf("websocket: close %d (%s): %s", uint16(e.Code), e.Code, e.Reason)
+}
+
+// CloseStatus returns the close code carried by err (a *CloseError found
+// with errors.As), or -1 when err carries none.
+func CloseStatus(err error) int {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return int(ce.Code)
+	}
+	return -1
+}
+
+// IsCloseError reports whether err is a *CloseError with one of the codes.
+func IsCloseError(err error, codes ...StatusCode) bool {
+	var ce *CloseError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	for _, c := range codes {
+		if ce.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// failure is the error a reader returns after it failed the connection:
+// it matches the kind sentinel (ErrProtocol, ErrInvalidUTF8,
+// ErrMessageTooBig), the detailed cause, and the *CloseError we sent.
+type failure struct {
+	kind  error
+	cause error
+	close CloseError
+}
+
+func (f *failure) Error() string {
+	if f.cause != nil && f.cause != f.kind {
+		return f.kind.Error() + ": " + f.cause.Error()
+	}
+	return f.kind.Error()
+}
+
+func (f *failure) Unwrap() []error {
+	errs := []error{f.kind, &f.close}
+	if f.cause != nil && f.cause != f.kind {
+		errs = append(errs, f.cause)
+	}
+	return errs
+}

@@ -1,0 +1,169 @@
+package websocket
+
+import (
+	"compress/flate"
+	"log/slog"
+	"time"
+)
+
+// MessageType is the type of a data message. The values are the RFC 6455
+// opcodes, as in gorilla/websocket.
+type MessageType int
+
+const (
+	// TextMessage is a UTF-8 text message (opcode 0x1).
+	TextMessage MessageType = 1
+	// BinaryMessage is a binary message (opcode 0x2).
+	BinaryMessage MessageType = 2
+	// CloseMessage is the close control frame type (opcode 0x8).
+	CloseMessage MessageType = 8
+	// PingMessage is the ping control frame type (opcode 0x9).
+	PingMessage MessageType = 9
+	// PongMessage is the pong control frame type (opcode 0xA).
+	PongMessage MessageType = 10
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case TextMessage:
+		return "text"
+	case BinaryMessage:
+		return "binary"
+	case CloseMessage:
+		return "close"
+	case PingMessage:
+		return "ping"
+	case PongMessage:
+		return "pong"
+	}
+	return "unknown"
+}
+
+// Role says which end of the connection a Conn is.
+type Role uint8
+
+const (
+	// RoleServer is the accepting end: it receives masked frames and sends
+	// unmasked ones, and closes the TCP connection first.
+	RoleServer Role = iota
+	// RoleClient is the dialing end: it masks what it sends.
+	RoleClient
+)
+
+// Defaults used when an Options field is zero.
+const (
+	DefaultReadLimit        = 32 << 20 // 32 MiB per message
+	DefaultCloseTimeout     = 5 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultReadBufferSize   = 4096
+	DefaultWriteBufferSize  = 4096
+)
+
+// Options are the connection settings shared by both roles. The zero value
+// of each field means its default.
+type Options struct {
+	// ReadLimit is the largest message, in bytes after decompression, that
+	// a read accepts; a larger one fails the connection with close code
+	// 1009 before its payload is read. Zero means DefaultReadLimit; a
+	// negative value means no limit (not recommended for servers).
+	ReadLimit int64
+
+	// CloseTimeout bounds the close handshake: how long Close waits for the
+	// peer's close frame, and how long a client waits for the server to
+	// close TCP. Zero means DefaultCloseTimeout.
+	CloseTimeout time.Duration
+
+	// PingInterval, when positive, makes the connection send a ping after
+	// each PingInterval of silence from the peer; if no frame at all comes
+	// back within PongTimeout (default: PingInterval) the connection is
+	// closed and reads fail. Pongs are only seen while some goroutine reads.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+
+	// ReadBufferSize is the size of the read buffer taken from a pool while
+	// a frame is being read (idle connections hold none). WriteBufferSize
+	// is the fragment size of message writers (NextWriter). Zero means the
+	// defaults.
+	ReadBufferSize  int
+	WriteBufferSize int
+
+	// Compression enables permessage-deflate (RFC 7692) when non-nil.
+	Compression *CompressionOptions
+
+	// Logger receives connection-level debug events. Nil means no logging.
+	Logger *slog.Logger
+}
+
+// CompressionOptions configure permessage-deflate (RFC 7692).
+type CompressionOptions struct {
+	// Level is the compress/flate level; zero means flate.BestSpeed.
+	Level int
+	// Threshold: messages shorter than this many bytes are sent
+	// uncompressed (RFC 7692 allows mixing). Zero means 128; a negative
+	// value compresses everything.
+	Threshold int
+	// ContextTakeover keeps the compressor's LZ77 window across messages
+	// when the peer allows it: better ratios, but about 800 KiB of memory
+	// per connection for compress/flate's encoder. Off by default: the
+	// encoder is then taken from a pool for one message at a time.
+	ContextTakeover bool
+	// RequestNoContextTakeover asks the peer to reset its compressor per
+	// message, which lets this end pool its decompressor between messages.
+	RequestNoContextTakeover bool
+}
+
+func (o *CompressionOptions) level() int {
+	if o.Level == 0 {
+		return flate.BestSpeed
+	}
+	return o.Level
+}
+
+func (o *CompressionOptions) threshold() int {
+	switch {
+	case o.Threshold == 0:
+		return 128
+	case o.Threshold < 0:
+		return 0
+	}
+	return o.Threshold
+}
+
+// resolved holds Options with defaults applied.
+type resolved struct {
+	readLimit    int64
+	closeTimeout time.Duration
+	pingInterval time.Duration
+	pongTimeout  time.Duration
+	readBufSize  int
+	writeBufSize int
+	compression  *CompressionOptions
+	logger       *slog.Logger
+}
+
+func (o *Options) resolve() resolved {
+	var r resolved
+	if o != nil {
+		r = resolved{o.ReadLimit, o.CloseTimeout, o.PingInterval, o.PongTimeout,
+			o.ReadBufferSize, o.WriteBufferSize, o.Compression, o.Logger}
+	}
+	if r.readLimit == 0 {
+		r.readLimit = DefaultReadLimit
+	}
+	if r.closeTimeout <= 0 {
+		r.closeTimeout = DefaultCloseTimeout
+	}
+	if r.pingInterval > 0 && r.pongTimeout <= 0 {
+		r.pongTimeout = r.pingInterval
+	}
+	if r.readBufSize <= 0 {
+		r.readBufSize = DefaultReadBufferSize
+	}
+	if r.readBufSize < 256 {
+		r.readBufSize = 256
+	}
+	if r.writeBufSize <= 0 {
+		r.writeBufSize = DefaultWriteBufferSize
+	}
+	return r
+}

@@ -1,0 +1,122 @@
+package websocket
+
+import (
+	"sync"
+
+	"github.com/rfc6455/websocket/frame"
+	"github.com/rfc6455/websocket/internal/deflate"
+)
+
+// PreparedMessage is a data message encoded once and written to many
+// connections, as a broadcast does. It keeps one encoded frame per
+// distinct set of parameters that shape the bytes on the wire
+// (uncompressed; compressed at a given level with a full or a limited
+// window), made on first use. It is safe for concurrent use.
+//
+// Connections that cannot share bytes fall back to an ordinary write:
+// clients (each frame needs a fresh masking key) and connections that
+// compress with context takeover (the output depends on their history).
+type PreparedMessage struct {
+	mt   MessageType
+	op   frame.Opcode
+	data []byte
+
+	mu     sync.Mutex
+	frames map[prepKey][]byte
+}
+
+type prepKey struct {
+	compressed bool
+	level      int
+	limited    bool // window below 15 bits: Huffman-only output
+}
+
+// NewPreparedMessage prepares a message of type mt (TextMessage or
+// BinaryMessage). data is copied.
+func NewPreparedMessage(mt MessageType, data []byte) (*PreparedMessage, error) {
+	op, err := dataOpcode(mt)
+	if err != nil {
+		return nil, err
+	}
+	return &PreparedMessage{
+		mt:     mt,
+		op:     op,
+		data:   append([]byte(nil), data...),
+		frames: make(map[prepKey][]byte, 2),
+	}, nil
+}
+
+// Type returns the message type.
+func (pm *PreparedMessage) Type() MessageType { return pm.mt }
+
+// Data returns the payload. It must not be modified.
+func (pm *PreparedMessage) Data() []byte { return pm.data }
+
+func (pm *PreparedMessage) frame(k prepKey) ([]byte, error) {
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if b, ok := pm.frames[k]; ok {
+		return b, nil
+	}
+	h := frame.Header{Fin: true, Opcode: pm.op}
+	payload := pm.data
+	if k.compressed {
+		bits := 15
+		if k.limited {
+			bits = 8
+		}
+		enc := deflate.NewEncoder(k.level, bits, false)
+		out, err := enc.AppendCompressed(nil, pm.data)
+		enc.Release()
+		if err != nil {
+			return nil, err
+		}
+		payload = out
+		h.Rsv = frame.Rsv1
+	}
+	h.Length = int64(len(payload))
+	b := frame.AppendHeader(make([]byte, 0, h.Size()+len(payload)), h)
+	b = append(b, payload...)
+	pm.frames[k] = b
+	return b, nil
+}
+
+// WritePreparedMessage writes pm to the connection. It is safe for
+// concurrent use, like WriteMessage.
+func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
+	if c.role == RoleClient {
+		return c.WriteMessage(pm.mt, pm.data)
+	}
+	k := prepKey{}
+	if c.negotiated != nil && !c.noCompress.Load() && len(pm.data) >= c.o.compression.threshold() {
+		d := c.negotiated
+		if !d.ServerNoContextTakeover && d.ServerMaxWindowBits >= 15 {
+			return c.WriteMessage(pm.mt, pm.data)
+		}
+		k = prepKey{compressed: true, level: c.o.compression.level(), limited: d.ServerMaxWindowBits < 15}
+	}
+	b, err := pm.frame(k)
+	if err != nil {
+		return err
+	}
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	return c.writeEncoded(b)
+}
+
+// writeEncoded writes a complete, already encoded data frame.
+func (c *Conn) writeEncoded(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	if c.closeSent {
+		return ErrCloseSent
+	}
+	if _, err := c.nc.Write(b); err != nil {
+		c.werr = err
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package websocket
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/rfc6455/websocket/frame"
+)
+
+// messageReader is the io.Reader NextReader returns. There is one per
+// connection, so reading a message costs no allocation; it reads whatever
+// message is current, which is why it is only valid until the next call to
+// NextReader or ReadMessage.
+type messageReader struct{ c *Conn }
+
+// Read reads the message's payload (inflated when compressed); io.EOF at
+// its end. Text is checked as it arrives: invalid UTF-8 fails the
+// connection at the first impossible byte.
+func (r *messageReader) Read(p []byte) (int, error) {
+	c := r.c
+	if err := c.beginRead(); err != nil {
+		return 0, err
+	}
+	defer c.readMu.Unlock()
+	for {
+		n, err := c.readMessageData(p)
+		if n == 0 && err == nil && len(p) > 0 {
+			continue
+		}
+		return n, err
+	}
+}
+
+// rawReader yields the raw payload of the current message across its
+// frames: the decompressor's source.
+type rawReader struct{ c *Conn }
+
+func (r *rawReader) Read(p []byte) (int, error) { return r.c.readRaw(p) }
+
+// messageWriter streams one message as fragments of WriteBufferSize.
+type messageWriter struct {
+	c      *Conn
+	op     frame.Opcode // opcode of the next frame
+	rsv    uint8        // RSV bits of the next frame
+	comp   bool
+	bp     *[]byte
+	closed bool
+	err    error
+}
+
+// msgWriterHandle makes a stale writer (used after its Close) fail
+// instead of writing into a later message.
+type msgWriterHandle struct {
+	w   *messageWriter
+	gen uint64
+}
+
+// NextWriter returns a writer for one message of type mt, sent as
+// fragments of WriteBufferSize bytes as data accumulates; Close sends the
+// final fragment. Until that Close, other data-message writes on the
+// connection wait (control frames do not). The writer is not for
+// concurrent use. With compression negotiated the message is compressed
+// (unless disabled with EnableWriteCompression).
+func (c *Conn) NextWriter(mt MessageType) (io.WriteCloser, error) {
+	op, err := dataOpcode(mt)
+	if err != nil {
+		return nil, err
+	}
+	c.msgMu.Lock()
+	w := &c.writer
+	w.op, w.rsv, w.closed, w.err = op, 0, false, nil
+	w.comp = c.negotiated != nil && !c.noCompress.Load()
+	if w.comp {
+		w.rsv = frame.Rsv1
+		c.encoder().Reset(compressSink{w})
+	}
+	w.bp = getWriteBuf(c.o.writeBufSize)
+	return &msgWriterHandle{w: w, gen: c.writerGen.Add(1)}, nil
+}
+
+func (h *msgWriterHandle) valid() bool { return h.gen == h.w.c.writerGen.Load() && !h.w.closed }
+
+// Write adds p to the message.
+func (h *msgWriterHandle) Write(p []byte) (int, error) {
+	if !h.valid() {
+		return 0, ErrWriterClosed
+	}
+	w := h.w
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.comp {
+		n, err := w.c.enc.Write(p)
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		return n, w.err
+	}
+	return w.append(p)
+}
+
+// append buffers p, sending full fragments.
+func (w *messageWriter) append(p []byte) (int, error) {
+	size := w.c.o.writeBufSize
+	total := len(p)
+	for len(p) > 0 {
+		buf := *w.bp
+		if len(buf) == 0 && len(p) >= size {
+			// Large write: send it as a fragment without copying.
+			if err := w.flush(p, false); err != nil {
+				return total - len(p), err
+			}
+			return total, nil
+		}
+		n := min(size-len(buf), len(p))
+		*w.bp = append(buf, p[:n]...)
+		p = p[n:]
+		if len(*w.bp) >= size {
+			if err := w.flush(*w.bp, false); err != nil {
+				return total - len(p), err
+			}
+			*w.bp = (*w.bp)[:0]
+		}
+	}
+	return total, nil
+}
+
+func (w *messageWriter) flush(p []byte, fin bool) error {
+	err := w.c.writeFrame(fin, w.rsv, w.op, p)
+	w.op, w.rsv = frame.OpContinuation, 0
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+// Close sends the final fragment and frees the connection for the next
+// message.
+func (h *msgWriterHandle) Close() error {
+	if !h.valid() {
+		return ErrWriterClosed
+	}
+	w := h.w
+	c := w.c
+	defer func() {
+		w.closed = true
+		putWriteBuf(w.bp)
+		w.bp = nil
+		c.msgMu.Unlock()
+	}()
+	if w.comp && w.err == nil {
+		if err := c.enc.Close(); err != nil && w.err == nil {
+			w.err = err
+		}
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return w.flush(*w.bp, true)
+}
+
+// compressSink receives compressed bytes for a messageWriter.
+type compressSink struct{ w *messageWriter }
+
+func (s compressSink) Write(p []byte) (int, error) { return s.w.append(p) }
+
+// EnableWriteCompression turns compression of outgoing messages on or off
+// (it is on by default once negotiated). It takes effect from the next
+// message; messages are then sent uncompressed, which RFC 7692 allows.
+func (c *Conn) EnableWriteCompression(on bool) { c.noCompress.Store(!on) }
+
+// ---- net.Conn adapter ----
+
+// NetConn returns a net.Conn that reads the payloads of the incoming data
+// messages as one byte stream and sends each Write as one message of type
+// mt. Close performs the close handshake with code 1000. A normal close by
+// the peer reads as io.EOF. The context bounds every Read and Write: when
+// it ends, the connection is closed.
+func NetConn(ctx context.Context, c *Conn, mt MessageType) net.Conn {
+	return &netConn{ctx: ctx, c: c, mt: mt}
+}
+
+type netConn struct {
+	ctx context.Context
+	c   *Conn
+	mt  MessageType
+	r   io.Reader
+}
+
+func (nc *netConn) Read(p []byte) (int, error) {
+	for {
+		if nc.r == nil {
+			_, r, err := nc.c.NextReader()
+			if err != nil {
+				if IsCloseError(err, CloseNormalClosure, CloseGoingAway, CloseNoStatusReceived) {
+					return 0, io.EOF
+				}
+				if nc.ctx.Err() != nil {
+					return 0, nc.ctx.Err()
+				}
+				return 0, err
+			}
+			nc.r = r
+		}
+		n, err := nc.r.Read(p)
+		if err == io.EOF {
+			nc.r = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (nc *netConn) Write(p []byte) (int, error) {
+	if err := nc.c.Write(nc.ctx, nc.mt, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (nc *netConn) Close() error {
+	err := nc.c.Close(CloseNormalClosure, "")
+	if errors.Is(err, ErrCloseSent) {
+		return nil
+	}
+	return err
+}
+
+func (nc *netConn) LocalAddr() net.Addr                { return nc.c.LocalAddr() }
+func (nc *netConn) RemoteAddr() net.Addr               { return nc.c.RemoteAddr() }
+func (nc *netConn) SetDeadline(t time.Time) error      { return nc.c.nc.SetDeadline(t) }
+func (nc *netConn) SetReadDeadline(t time.Time) error  { return nc.c.SetReadDeadline(t) }
+func (nc *netConn) SetWriteDeadline(t time.Time) error { return nc.c.SetWriteDeadline(t) }

@@ -1,0 +1,154 @@
+package websocket
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rfc6455/websocket/handshake"
+)
+
+// Config configures the server side of the opening handshake and the
+// connections it makes. A nil *Config means DefaultConfig().
+type Config struct {
+	// Options are the connection settings (limits, timeouts, keepalive,
+	// compression).
+	Options
+
+	// Subprotocols the server speaks, in its order of preference. The first
+	// one the client also offers is chosen; none is chosen when nothing
+	// matches.
+	Subprotocols []string
+
+	// Origin policy. By default a request with an Origin header must be
+	// same-origin (Origin's host equals Host); requests without Origin
+	// (non-browser clients) pass. AllowedOrigins adds patterns such as
+	// "https://app.example.com" or "https://*.example.com". CheckOrigin,
+	// when set, replaces the policy. AllowAllOrigins turns the check off,
+	// which lets any web page use the visitor's cookies to talk to you.
+	AllowedOrigins  []string
+	AllowAllOrigins bool
+	CheckOrigin     func(r *http.Request) bool
+
+	// HandshakeTimeout bounds writing the 101 response. Zero means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+}
+
+// DefaultConfig returns the server defaults: a 32 MiB read limit, a 5 s
+// close handshake, a 10 s handshake write, same-origin policy, no
+// subprotocols and no compression.
+func DefaultConfig() *Config {
+	return &Config{
+		Options: Options{
+			ReadLimit:       DefaultReadLimit,
+			CloseTimeout:    DefaultCloseTimeout,
+			ReadBufferSize:  DefaultReadBufferSize,
+			WriteBufferSize: DefaultWriteBufferSize,
+		},
+		HandshakeTimeout: DefaultHandshakeTimeout,
+	}
+}
+
+func (c *Config) serverConfig() *handshake.ServerConfig {
+	sc := &handshake.ServerConfig{
+		Subprotocols:    c.Subprotocols,
+		AllowAllOrigins: c.AllowAllOrigins,
+		AllowedOrigins:  c.AllowedOrigins,
+		CheckOrigin:     c.CheckOrigin,
+	}
+	if co := c.Compression; co != nil {
+		sc.Deflate = &handshake.DeflateOptions{
+			ContextTakeover:              co.ContextTakeover,
+			RequestPeerNoContextTakeover: co.RequestNoContextTakeover,
+		}
+	}
+	return sc
+}
+
+// Upgrade performs the server side of the opening handshake on an HTTP/1.1
+// request and returns the connection. A request the handshake rejects is
+// answered with its HTTP status (400, 403, 405, 426...) and a short body,
+// nothing is hijacked, and the error is a *handshake.RejectError. The
+// ResponseWriter may be wrapped by middleware: it is hijacked through
+// http.NewResponseController. After Upgrade returns a Conn, w and r.Body
+// must not be used.
+func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) {
+	if cfg == nil {
+		cfg = DefaultConfig()
+	}
+	res, err := handshake.Server(r, cfg.serverConfig())
+	if err != nil {
+		var re *handshake.RejectError
+		if errors.As(err, &re) {
+			for k, vs := range re.Header {
+				for _, v := range vs {
+					w.Header().Add(k, v)
+				}
+			}
+			http.Error(w, re.Reason, re.Status)
+		} else {
+			http.Error(w, "Bad Request", http.StatusBadRequest)
+		}
+		return nil, err
+	}
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
+		return nil, fmt.Errorf("websocket: hijack: %w", err)
+	}
+	// The server may have set deadlines on the connection; they are ours now.
+	_ = nc.SetDeadline(time.Time{})
+	var pending []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		pending, _ = brw.Reader.Peek(n)
+		pending = append([]byte(nil), pending...)
+	}
+	timeout := cfg.HandshakeTimeout
+	if timeout <= 0 {
+		timeout = DefaultHandshakeTimeout
+	}
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	resp := appendResponse(make([]byte, 0, 256), res.Header)
+	if _, err := nc.Write(resp); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("websocket: write handshake response: %w", err)
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	return newConn(nc, RoleServer, cfg.Options.resolve(), res.Subprotocol, res.Deflate, pending), nil
+}
+
+// Accept is Upgrade, under the name coder/websocket users know.
+func Accept(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) {
+	return Upgrade(w, r, cfg)
+}
+
+func appendResponse(b []byte, h http.Header) []byte {
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\n"...)
+	for k, vs := range h {
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
+// Handler returns an http.Handler that upgrades each request with cfg and
+// hands the connection to serve, closing it (close code 1000, or 1011 if
+// serve panics) when serve returns.
+func Handler(cfg *Config, serve func(c *Conn, r *http.Request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, cfg)
+		if err != nil {
+			return
+		}
+		code := CloseInternalServerErr
+		defer func() { _ = c.Close(code, "") }()
+		serve(c, r)
+		code = CloseNormalClosure
+	})
+}
