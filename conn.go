@@ -52,6 +52,7 @@ type Conn struct {
 	msgText   bool
 	msgComp   bool
 	msgRead   int64 // payload bytes of the message so far (inflated when compressed)
+	msgRaw    int64 // raw payload bytes of a compressed message so far
 	msgDone   bool  // the final frame's payload has been read
 	readLimit int64
 	utf8      frame.UTF8
@@ -66,16 +67,16 @@ type Conn struct {
 	pongHandler func(data []byte)
 
 	// Write side.
-	msgMu     sync.Mutex // held for a whole data message
-	wmu       sync.Mutex // held for one frame
-	closeSent bool       // wmu
-	werr      error      // wmu
-	hdrBuf    [frame.MaxHeaderSize]byte
-	iov       [2][]byte
-	bufs      net.Buffers
-	enc       *deflate.Encoder // msgMu
-	writer    messageWriter    // msgMu
-	writerGen atomic.Uint64
+	msgMu      sync.Mutex // held for a whole data message
+	wmu        sync.Mutex // held for one frame
+	closeSent  bool       // wmu
+	werr       error      // wmu
+	hdrBuf     [frame.MaxHeaderSize]byte
+	iov        [2][]byte
+	bufs       net.Buffers
+	enc        *deflate.Encoder // msgMu
+	writer     messageWriter    // msgMu
+	writerGen  atomic.Uint64
 	noCompress atomic.Bool
 
 	// Close state.
@@ -357,12 +358,22 @@ func (c *Conn) nextDataFrame() error {
 			c.inMsg = true
 			c.msgText = h.Opcode == frame.OpText
 			c.msgComp = h.Rsv&frame.Rsv1 != 0
-			c.msgRead = 0
+			c.msgRead, c.msgRaw = 0, 0
 			c.msgDone = false
 			c.utf8.Reset()
 		}
-		if !c.msgComp && c.readLimit > 0 && c.msgRead+h.Length > c.readLimit {
-			return c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
+		if c.readLimit > 0 {
+			if c.msgComp {
+				// Compressed data is judged by what it inflates to; its raw
+				// size is bounded too, with room for deflate's worst-case
+				// expansion, so empty blocks cannot stream forever.
+				c.msgRaw += h.Length
+				if c.msgRaw > c.readLimit+c.readLimit/4+1024 {
+					return c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
+				}
+			} else if c.msgRead+h.Length > c.readLimit {
+				return c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
+			}
 		}
 		if !c.msgComp {
 			c.msgRead += h.Length
@@ -468,20 +479,22 @@ func (c *Conn) fail(code StatusCode, kind, cause error) error {
 	return f
 }
 
-// finishClose ends the TCP connection once the close handshake is done:
-// the server closes at once; the client waits (bounded) for the server to.
+// finishClose ends the TCP connection once the close handshake is done or
+// the connection failed (see lingerClose).
 func (c *Conn) finishClose() {
-	if c.role == RoleServer {
-		c.closeNow()
-		return
-	}
 	c.lingerClose()
 }
 
-// lingerClose drains input until the server closes the connection or the
-// close timeout passes, then closes (RFC 6455 7.1.1: the server closes the
-// TCP connection first).
+// lingerClose ends the connection gracefully: a server half-closes (its
+// FIN goes out first, RFC 6455 7.1.1); both then drain input until the peer
+// closes or the close timeout passes, so that unread input does not turn
+// the close into a reset that could destroy our close frame; then close.
 func (c *Conn) lingerClose() {
+	if c.role == RoleServer {
+		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.o.closeTimeout))
 	var scratch [512]byte
 	for {

@@ -255,13 +255,13 @@ func TestConnReadLimit(t *testing.T) {
 	if err := c.WriteMessage(BinaryMessage, make([]byte, 1001)); err != nil {
 		t.Fatal(err)
 	}
-	err := <-got
-	if !errors.Is(err, ErrMessageTooBig) || CloseStatus(err) != int(CloseMessageTooBig) {
-		t.Fatalf("server: %v", err)
-	}
-	_, _, err = c.ReadMessage()
+	_, _, err := c.ReadMessage()
 	if CloseStatus(err) != int(CloseMessageTooBig) {
 		t.Fatalf("client: %v", err)
+	}
+	err = <-got
+	if !errors.Is(err, ErrMessageTooBig) || CloseStatus(err) != int(CloseMessageTooBig) {
+		t.Fatalf("server: %v", err)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"strings"
 
 	"github.com/rfc6455/websocket/frame"
 )
@@ -70,10 +72,14 @@ type CloseError struct {
 }
 
 func (e *CloseError) Error() string {
-	if e.Reason == "" {
-		return fmt.Sprintf("websocket: close %d (%s)", uint16(e.Code), e.Code)
+	s := "websocket: close " + strconv.Itoa(int(e.Code))
+	if name := e.Code.String(); !strings.HasPrefix(name, "CloseCode(") {
+		s += " (" + name + ")"
 	}
-	return fmt.Sprintf("websocket: close %d (%s): %s", uint16(e.Code), e.Code, e.Reason)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
 }
 
 // CloseStatus returns the close code carried by err (a *CloseError found

@@ -1,0 +1,127 @@
+package websocket_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/rfc6455/websocket"
+)
+
+// An echo server and a client talking to it.
+func Example() {
+	srv := httptest.NewServer(websocket.Handler(nil, func(c *websocket.Conn, r *http.Request) {
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, msg); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close(websocket.CloseNormalClosure, "bye")
+
+	if err := c.WriteMessage(websocket.TextMessage, []byte("hello")); err != nil {
+		log.Fatal(err)
+	}
+	mt, msg, err := c.ReadMessage()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(mt, string(msg))
+	// Output: text hello
+}
+
+// Upgrade inside an ordinary handler, with compression and a subprotocol.
+func ExampleUpgrade() {
+	cfg := websocket.DefaultConfig()
+	cfg.Subprotocols = []string{"chat.v1"}
+	cfg.Compression = &websocket.CompressionOptions{}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Upgrade(w, r, cfg)
+		if err != nil {
+			return // already answered with 400/403/426...
+		}
+		defer c.Close(websocket.CloseNormalClosure, "")
+		c.WriteMessage(websocket.TextMessage, []byte("protocol "+c.Subprotocol()))
+	})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"),
+		&websocket.DialOptions{
+			Subprotocols: []string{"chat.v1"},
+			Options:      websocket.Options{Compression: &websocket.CompressionOptions{}},
+		})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, msg, _ := c.ReadMessage()
+	fmt.Println(string(msg), c.Compressed())
+	// Output: protocol chat.v1 true
+}
+
+// Streaming a message with NextWriter and NextReader.
+func ExampleConn_NextWriter() {
+	srv := httptest.NewServer(websocket.Handler(nil, func(c *websocket.Conn, r *http.Request) {
+		mt, rd, err := c.NextReader()
+		if err != nil {
+			return
+		}
+		w, _ := c.NextWriter(mt)
+		io.Copy(w, rd)
+		w.Close()
+		c.ReadMessage() // wait for the client's close
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close(websocket.CloseNormalClosure, "")
+	w, _ := c.NextWriter(websocket.TextMessage)
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(w, "part %d. ", i)
+	}
+	w.Close()
+	_, rd, _ := c.NextReader()
+	b, _ := io.ReadAll(rd)
+	fmt.Println(string(b))
+	// Output: part 0. part 1. part 2.
+}
+
+// A peer's close code and reason reach the reader as a *CloseError.
+func ExampleCloseError() {
+	srv := httptest.NewServer(websocket.Handler(nil, func(c *websocket.Conn, r *http.Request) {
+		c.Close(4001, "session expired")
+	}))
+	defer srv.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, _, err = c.ReadMessage()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		fmt.Println(int(ce.Code), ce.Reason)
+	}
+	// Output: 4001 session expired
+}
