@@ -32,3 +32,7 @@ bench:
 
 run:
 	$(GO) run ./examples/echo -addr $(ADDR)
+
+# Autobahn|Testsuite against both testees (Docker engine, or WSTEST=/path/to/wstest).
+autobahn:
+	./autobahn/run.sh

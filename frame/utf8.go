@@ -17,7 +17,7 @@ type UTF8 struct {
 
 // Write feeds the next bytes of the message. It returns false as soon as
 // no continuation could make the bytes seen so far valid UTF-8: the
-// verdict falls on the first impossible octet (E.g. "ED A0" is already
+// verdict falls on the first impossible octet (e.g. "ED A0" is already
 // false, a lone "F0" is only incomplete). False is sticky until Reset; p
 // is not retained.
 func (v *UTF8) Write(p []byte) bool {

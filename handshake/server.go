@@ -55,9 +55,10 @@ func reject(status int, sentinel error, reason string) *RejectError {
 
 // Server decides on an opening handshake request (RFC 6455 section 4.2.1)
 // and, when accepting, builds the 101 response headers. It reads only r's
-// method, protocol version, Host, ContentLength, TransferEncoding, TLS
-// (through CheckOrigin at most) and Header, never the body, and does not
-// write anything: the caller answers, and hijacks on success.
+// method, protocol version, Host, ContentLength, TransferEncoding and Header
+// (whose keys must be canonical, as net/http and http.Header.Set make them),
+// never the body, and neither modifies r nor writes anything: the caller
+// answers, and hijacks on success.
 //
 // The checks, in order, and the rejection for each (every error is a
 // *RejectError wrapping the sentinel):

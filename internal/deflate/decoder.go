@@ -40,8 +40,9 @@ var inflaterPool = sync.Pool{New: func() any {
 //
 // While a message is being read, the Decoder holds a pooled inflater
 // (compress/flate's reader with its 32 KiB window, and a 4 KiB input
-// buffer, about 48 KiB in all), returned to the pool when Read reports
-// io.EOF or an error. Between messages it holds nothing but itself
+// buffer: about 45 KiB; 77 KiB once it has also served to put a wrapped
+// context takeover history back in order), returned to the pool when Read
+// reports io.EOF or an error. Between messages it holds nothing but itself
 // without context takeover, and with context takeover the last
 // 2^windowBits bytes of inflated output (grown as output arrives: at most
 // 32 KiB plus the struct; see TestDecoderMemory). Read never allocates in
