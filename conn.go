@@ -72,6 +72,10 @@ type Conn struct {
 	closeSent  bool       // wmu
 	werr       error      // wmu
 	hdrBuf     [frame.MaxHeaderSize]byte
+	pend       *[]byte     // wmu: frames waiting to be written together
+	pendFlag   atomic.Bool // pend holds frames
+	moreInput  atomic.Bool // the reader has input buffered beyond the last message
+	flushTimer *time.Timer // wmu
 	iov        [2][]byte
 	bufs       net.Buffers
 	enc        *deflate.Encoder // msgMu
@@ -243,6 +247,7 @@ func (c *Conn) fill(need int) error {
 				c.rr = 0
 			}
 		}
+		c.beforeBlock()
 		n, err := c.nc.Read(c.rbuf[c.rw:])
 		c.rw += n
 		if n > 0 {
@@ -276,6 +281,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		c.rr += n
 	} else if len(p) >= 512 {
 		var err error
+		c.beforeBlock()
 		n, err = c.nc.Read(p)
 		if n > 0 {
 			c.activity.Add(1)
@@ -450,8 +456,13 @@ func (c *Conn) readFailed(err error) error {
 		c.readErr = &ce
 		return c.readErr
 	}
-	if errors.Is(err, net.ErrClosed) {
+	switch {
+	case errors.Is(err, net.ErrClosed):
 		err = ErrClosed
+	case err == io.EOF:
+		// The peer closed TCP without a close frame: never a clean end,
+		// and never to be mistaken for the end of a message.
+		err = io.ErrUnexpectedEOF
 	}
 	c.readErr = err
 	var ne net.Error
@@ -654,6 +665,7 @@ func (c *Conn) readMessageData(p []byte) (int, error) {
 			return 0, c.fail(CloseInvalidFramePayloadData, ErrInvalidUTF8, nil)
 		}
 		c.inMsg = false
+		c.moreInput.Store(c.rw > c.rr)
 		return n, io.EOF
 	}
 	return n, nil
@@ -777,7 +789,23 @@ func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) 
 		k := rand.Uint32()
 		h.Key = [4]byte{byte(k), byte(k >> 8), byte(k >> 16), byte(k >> 24)}
 	}
-	if c.role == RoleServer && len(p) > maxCopy {
+	if len(p) <= maxCopy {
+		if c.pend == nil {
+			c.pend = getWriteBuf(frame.MaxHeaderSize + len(p))
+		}
+		buf := frame.AppendHeader(*c.pend, h)
+		start := len(buf)
+		buf = append(buf, p...)
+		if h.Masked {
+			frame.Mask(h.Key, 0, buf[start:])
+		}
+		*c.pend = buf
+		return c.sendPending(op != frame.OpClose)
+	}
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	if c.role == RoleServer {
 		hdr := frame.AppendHeader(c.hdrBuf[:0], h)
 		if c.writev {
 			c.iov[0], c.iov[1] = hdr, p
@@ -814,6 +842,70 @@ func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) 
 			return nil
 		}
 		buf = buf[:0]
+	}
+}
+
+// Write coalescing. While the reader has more input already buffered, the
+// replies to it are likely to follow at once: small frames then wait in
+// c.pend (at most pendMax bytes, at most flushDelay) and go out in one
+// write when the reader is about to block, when the input runs dry, or
+// when the timer fires.
+const (
+	pendMax    = 16 << 10
+	flushDelay = 500 * time.Microsecond
+)
+
+// sendPending writes the pending frames, or leaves them for a moment when
+// mayDefer and more input is already buffered (wmu held).
+func (c *Conn) sendPending(mayDefer bool) error {
+	if mayDefer && c.moreInput.Load() && len(*c.pend) < pendMax {
+		if !c.pendFlag.Load() {
+			c.pendFlag.Store(true)
+			if c.flushTimer == nil {
+				c.flushTimer = time.AfterFunc(flushDelay, c.flushPending)
+			} else {
+				c.flushTimer.Reset(flushDelay)
+			}
+		}
+		return nil
+	}
+	return c.flushLocked()
+}
+
+// flushLocked writes the pending frames (wmu held).
+func (c *Conn) flushLocked() error {
+	if c.pend == nil {
+		return nil
+	}
+	var err error
+	if len(*c.pend) > 0 {
+		_, err = c.nc.Write(*c.pend)
+	}
+	putWriteBuf(c.pend)
+	c.pend = nil
+	c.pendFlag.Store(false)
+	return err
+}
+
+// flushPending writes the pending frames from outside the write path: the
+// reader before it blocks, or the timer.
+func (c *Conn) flushPending() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.pend == nil || c.werr != nil {
+		return
+	}
+	if err := c.flushLocked(); err != nil {
+		c.werr = err
+	}
+}
+
+// beforeBlock runs before every read from the network: no more input is
+// buffered, so pending replies go out now.
+func (c *Conn) beforeBlock() {
+	c.moreInput.Store(false)
+	if c.pendFlag.Load() {
+		c.flushPending()
 	}
 }
 

@@ -114,9 +114,18 @@ func (c *Conn) writeEncoded(b []byte) error {
 	if c.closeSent {
 		return ErrCloseSent
 	}
-	if _, err := c.nc.Write(b); err != nil {
-		c.werr = err
-		return err
+	var err error
+	if len(b) <= maxCopy {
+		if c.pend == nil {
+			c.pend = getWriteBuf(len(b))
+		}
+		*c.pend = append(*c.pend, b...)
+		err = c.sendPending(true)
+	} else if err = c.flushLocked(); err == nil {
+		_, err = c.nc.Write(b)
 	}
-	return nil
+	if err != nil {
+		c.werr = err
+	}
+	return err
 }

@@ -102,6 +102,59 @@ func (h *msgWriterHandle) Write(p []byte) (int, error) {
 	return w.append(p)
 }
 
+// ReadFrom copies r into the message until io.EOF, reading straight into
+// the fragment buffer, so io.Copy needs no buffer of its own.
+func (h *msgWriterHandle) ReadFrom(r io.Reader) (int64, error) {
+	if !h.valid() {
+		return 0, ErrWriterClosed
+	}
+	w := h.w
+	if w.err != nil {
+		return 0, w.err
+	}
+	var total int64
+	if w.comp {
+		var scratch [2048]byte
+		for {
+			n, err := r.Read(scratch[:])
+			if n > 0 {
+				total += int64(n)
+				if _, werr := h.Write(scratch[:n]); werr != nil {
+					return total, werr
+				}
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	size := w.c.o.writeBufSize
+	for {
+		buf := *w.bp
+		if cap(buf) < size {
+			buf = append(buf[:cap(buf)], make([]byte, size-cap(buf))...)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):size])
+		*w.bp = buf[:len(buf)+n]
+		total += int64(n)
+		if len(*w.bp) >= size {
+			if ferr := w.flush(*w.bp, false); ferr != nil {
+				return total, ferr
+			}
+			*w.bp = (*w.bp)[:0]
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // append buffers p, sending full fragments.
 func (w *messageWriter) append(p []byte) (int, error) {
 	size := w.c.o.writeBufSize
