@@ -37,7 +37,8 @@ const (
 // Sentinel errors. Match them with errors.Is.
 var (
 	// ErrProtocol reports that the peer broke RFC 6455 (or RFC 7692); the
-	// connection was failed with close code 1002. The returned error also
+	// connection was failed with close code 1002, or 1007 when compressed
+	// data did not inflate (see the *CloseError it carries). The error also
 	// wraps the precise cause, often a frame package error such as
 	// frame.ErrReservedOpcode.
 	ErrProtocol = errors.New("websocket: protocol error")
