@@ -6,18 +6,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rfc6455/websocket/frame"
 	"github.com/rfc6455/websocket/handshake"
 	"github.com/rfc6455/websocket/internal/deflate"
 )
-
-// smallBufSize is the inline read buffer an idle connection waits on; a
-// pooled buffer of ReadBufferSize is taken only while a frame does not fit.
-const smallBufSize = 128
 
 // Conn is a WebSocket connection, from Upgrade, Accept, Dial or NewConn.
 //
@@ -42,7 +40,10 @@ type Conn struct {
 
 	// Read side, owned by the goroutine holding readMu.
 	readMu    sync.Mutex
-	rbuf      []byte // c.small[:] or a pooled buffer
+	rbuf      []byte          // a pooled buffer, or nil while idle
+	rawc      syscall.RawConn // set for TCP/Unix: wait for input without a buffer
+	rawFn     func(fd uintptr) bool
+	rawErr    error
 	pooledBuf *[]byte
 	rr, rw    int
 	hdr       frame.Header
@@ -60,8 +61,6 @@ type Conn struct {
 	dec       *deflate.Decoder
 	raw       rawReader
 	reader    messageReader
-	small     [smallBufSize]byte
-	ctrl      [frame.MaxControlPayload]byte
 
 	pingHandler func(data []byte)
 	pongHandler func(data []byte)
@@ -124,12 +123,12 @@ func newConn(nc net.Conn, role Role, o resolved, subprotocol string, negotiated 
 	switch nc.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		c.writev = true
-	}
-	c.rbuf = c.small[:]
-	if len(pending) > 0 {
-		if len(pending) > len(c.small) {
-			c.takeBuf(len(pending))
+		if rc, err := nc.(syscall.Conn).SyscallConn(); err == nil {
+			c.rawc, c.rawFn = rc, c.rawRead
 		}
+	}
+	if len(pending) > 0 {
+		c.takeBuf(len(pending))
 		c.rw = copy(c.rbuf, pending)
 	}
 	c.reader.c = c
@@ -195,11 +194,10 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 
 var readBufPool sync.Pool
 
+// takeBuf gives the connection a pooled read buffer of at least min bytes,
+// keeping what is buffered.
 func (c *Conn) takeBuf(min int) {
-	size := c.o.readBufSize
-	if size < min {
-		size = min
-	}
+	size := max(c.o.readBufSize, min)
 	var bp *[]byte
 	if v := readBufPool.Get(); v != nil {
 		bp = v.(*[]byte)
@@ -217,17 +215,16 @@ func (c *Conn) takeBuf(min int) {
 	c.rr, c.rw = 0, n
 }
 
-// releaseBuf returns an empty pooled buffer; the connection waits on its
-// small inline buffer again.
+// releaseBuf returns an empty read buffer to the pool. Only connections
+// that can wait for input without a buffer (rawc) let theirs go.
 func (c *Conn) releaseBuf() {
-	if c.pooledBuf == nil || c.rr != c.rw {
+	if c.pooledBuf == nil || c.rr != c.rw || c.rawc == nil {
 		return
 	}
 	if cap(*c.pooledBuf) <= 1<<20 {
 		readBufPool.Put(c.pooledBuf)
 	}
-	c.pooledBuf = nil
-	c.rbuf = c.small[:]
+	c.pooledBuf, c.rbuf = nil, nil
 	c.rr, c.rw = 0, 0
 }
 
@@ -237,21 +234,28 @@ func (c *Conn) fill(need int) error {
 		if c.rr == c.rw {
 			c.rr, c.rw = 0, 0
 		}
-		if need > len(c.rbuf)-c.rr || (c.pooledBuf == nil && c.rw > c.rr) {
-			if c.pooledBuf == nil {
+		var n int
+		var err error
+		if c.pooledBuf == nil && c.rawc != nil {
+			// Idle: wait for input holding no buffer.
+			c.beforeBlock()
+			c.rawErr = nil
+			if err = c.rawc.Read(c.rawFn); err == nil {
+				err = c.rawErr
+			}
+		} else {
+			if c.pooledBuf == nil || need > len(c.rbuf) {
 				c.takeBuf(need)
-			} else if need > len(c.rbuf) {
-				c.takeBuf(need)
-			} else {
+			} else if need > len(c.rbuf)-c.rr {
 				c.rw = copy(c.rbuf, c.rbuf[c.rr:c.rw])
 				c.rr = 0
 			}
-		}
-		c.beforeBlock()
-		n, err := c.nc.Read(c.rbuf[c.rw:])
-		c.rw += n
-		if n > 0 {
-			c.activity.Add(1)
+			c.beforeBlock()
+			n, err = c.nc.Read(c.rbuf[c.rw:])
+			c.rw += n
+			if n > 0 {
+				c.activity.Add(1)
+			}
 		}
 		if err != nil {
 			if c.rw-c.rr >= need {
@@ -264,6 +268,32 @@ func (c *Conn) fill(need int) error {
 		}
 	}
 	return nil
+}
+
+// rawRead runs inside rawc.Read: it reads what the socket has into a
+// pooled buffer, or gives the buffer back and asks to wait (EAGAIN).
+func (c *Conn) rawRead(fd uintptr) bool {
+	if c.pooledBuf == nil {
+		c.takeBuf(0)
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.rbuf[c.rw:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.releaseBuf()
+			return false
+		case err != nil:
+			c.rawErr = os.NewSyscallError("read", err)
+		case n == 0:
+			c.rawErr = io.EOF
+		default:
+			c.rw += n
+			c.activity.Add(1)
+		}
+		return true
+	}
 }
 
 // readPayload reads up to len(p) bytes of the current frame's payload into
@@ -403,8 +433,9 @@ func (c *Conn) handleControl() error {
 	if err := c.fill(n); err != nil {
 		return c.readFailed(err)
 	}
-	p := c.ctrl[:n]
-	copy(p, c.rbuf[c.rr:c.rr+n])
+	// The payload is used in place: the buffer is not refilled before
+	// this frame is handled.
+	p := c.rbuf[c.rr : c.rr+n]
 	c.rr += n
 	c.remain = 0
 	if c.hdr.Masked {

@@ -1,9 +1,12 @@
 package websocket
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/rfc6455/websocket/handshake"
@@ -138,17 +141,38 @@ func appendResponse(b []byte, h http.Header) []byte {
 }
 
 // Handler returns an http.Handler that upgrades each request with cfg and
-// hands the connection to serve, closing it (close code 1000, or 1011 if
-// serve panics) when serve returns.
+// hands the connection to serve on a goroutine of its own, closing it when
+// serve returns (close code 1000, or 1011 if serve panics; the panic is
+// logged to cfg.Logger or slog.Default and does not crash the process).
+//
+// The HTTP handler itself returns at once: the connection then costs a
+// small fresh goroutine stack instead of net/http's deep one. r's context
+// is detached from the HTTP server's cancellation (its values are kept), so
+// serve may use it for as long as the connection lives.
 func Handler(cfg *Config, serve func(c *Conn, r *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Upgrade(w, r, cfg)
 		if err != nil {
 			return
 		}
-		code := CloseInternalServerErr
-		defer func() { _ = c.Close(code, "") }()
-		serve(c, r)
-		code = CloseNormalClosure
+		r = r.WithContext(context.WithoutCancel(r.Context()))
+		go runHandler(cfg, c, r, serve)
 	})
+}
+
+func runHandler(cfg *Config, c *Conn, r *http.Request, serve func(*Conn, *http.Request)) {
+	code := CloseInternalServerErr
+	defer func() {
+		if p := recover(); p != nil {
+			logger := slog.Default()
+			if cfg != nil && cfg.Logger != nil {
+				logger = cfg.Logger
+			}
+			logger.Error("websocket: handler panic", "panic", p, "remote", c.RemoteAddr().String(),
+				"stack", string(debug.Stack()))
+		}
+		_ = c.Close(code, "")
+	}()
+	serve(c, r)
+	code = CloseNormalClosure
 }
