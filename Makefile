@@ -30,6 +30,11 @@ fuzz:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+# Side-by-side comparison with gorilla, coder, gws and gobwas (bench/ is its
+# own module); about 5 minutes on 2 cores. BENCHFLAGS=-quick for a smoke run.
+bench-peers:
+	cd bench && $(GO) run ./cmd/peers $(BENCHFLAGS)
+
 run:
 	$(GO) run ./examples/echo -addr $(ADDR)
 

@@ -1,0 +1,105 @@
+package servers
+
+import (
+	"net/http"
+
+	websocket "github.com/rfc6455/websocket"
+)
+
+// detachOurs makes the ours server run each connection on a goroutine of
+// its own and return from the HTTP handler (as the gws and gobwas examples
+// do), instead of serving inside the handler through websocket.Handler.
+// Set by Main's -detach flag.
+var detachOurs bool
+
+// oursBroadcast is how the ours server broadcasts: "hub" (a websocket.Hub:
+// members registered, BroadcastAll queues the prepared frame to each
+// member's writer) or "loop" (NewPreparedMessage, then
+// WritePreparedMessage to each member in turn from the control
+// connection's goroutine). Set by Main's -broadcast flag.
+var oursBroadcast = "hub"
+
+// newOurs is this module's library, written as its documentation shows:
+// websocket.Handler upgrades and runs the per-connection function; the echo
+// is ReadMessage / WriteMessage; a broadcast goes through a websocket.Hub
+// (or, with -broadcast loop, prepares the frame once with
+// NewPreparedMessage and writes it to each member).
+func newOurs(st *state) http.Handler {
+	cfg := websocket.DefaultConfig()
+	cfg.ReadLimit = MaxMessage
+	reg := newRegistry[*websocket.Conn](st)
+	hub, err := websocket.NewHubWithConfig(websocket.DefaultHubConfig())
+	if err != nil {
+		panic(err) // the defaults are valid
+	}
+	useHub := oursBroadcast == "hub"
+
+	serve := func(c *websocket.Conn, ep endpoint) {
+		st.conns.Add(1)
+		defer st.conns.Add(-1)
+		switch ep {
+		case epEcho:
+			for {
+				mt, p, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if err := c.WriteMessage(mt, p); err != nil {
+					return
+				}
+			}
+		case epMember:
+			if useHub {
+				if err := hub.Register(c); err != nil {
+					return
+				}
+				defer hub.RemoveConn(c)
+				st.members.Add(1)
+				defer st.members.Add(-1)
+			} else {
+				reg.add(c)
+				defer reg.remove(c)
+			}
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		case epControl:
+			for {
+				mt, p, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if useHub {
+					hub.BroadcastAll(mt, p)
+					continue
+				}
+				pm, err := websocket.NewPreparedMessage(mt, p)
+				if err != nil {
+					return
+				}
+				for _, m := range reg.members() {
+					_ = m.WritePreparedMessage(pm) // a failed member leaves by itself
+				}
+			}
+		}
+	}
+
+	if detachOurs {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Upgrade(w, r, cfg)
+			if err != nil {
+				return
+			}
+			ep := endpointOf(r)
+			go func() {
+				defer c.CloseNow()
+				serve(c, ep)
+			}()
+		})
+	}
+	return websocket.Handler(cfg, func(c *websocket.Conn, r *http.Request) {
+		serve(c, endpointOf(r))
+	})
+}
