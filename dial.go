@@ -139,9 +139,14 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	return newConn(nc, RoleClient, opts.Options.resolve(), res.Subprotocol, res.Deflate, pending), resp, nil
 }
 
+// ctxErr reports ctx's error for an I/O error caused by ctx ending (the
+// connection's deadline is ctx's, so the I/O may notice first).
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
 	}
 	return err
 }
@@ -296,7 +301,7 @@ func dialCONNECT(ctx context.Context, purl *url.URL, addr string, dial func(cont
 		nc.Close()
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	resp.Body.Close()
+	// The body is not read: after a 2xx it is the tunnel itself.
 	if resp.StatusCode != http.StatusOK {
 		nc.Close()
 		return nil, fmt.Errorf("proxy: CONNECT answered %s", resp.Status)

@@ -76,7 +76,8 @@ func (c *Config) serverConfig() *handshake.ServerConfig {
 // nothing is hijacked, and the error is a *handshake.RejectError. The
 // ResponseWriter may be wrapped by middleware: it is hijacked through
 // http.NewResponseController. After Upgrade returns a Conn, w and r.Body
-// must not be used.
+// must not be used. Headers already set on w (cookies, for instance) are
+// sent with the 101 response.
 func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = DefaultConfig()
@@ -113,6 +114,13 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error)
 		timeout = DefaultHandshakeTimeout
 	}
 	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	// Headers the application set on w (Set-Cookie, say) go out with the
+	// 101, except those the handshake owns.
+	for k, vs := range w.Header() {
+		if _, owned := res.Header[k]; !owned {
+			res.Header[k] = vs
+		}
+	}
 	resp := appendResponse(make([]byte, 0, 256), res.Header)
 	if _, err := nc.Write(resp); err != nil {
 		nc.Close()
