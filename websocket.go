@@ -21,7 +21,8 @@ type Config struct {
 
 	// Subprotocols the server speaks, in its order of preference. The first
 	// one the client also offers is chosen; none is chosen when nothing
-	// matches.
+	// matches, which RFC 6455 allows but browsers and Node's ws treat as a
+	// failed handshake when they offered any.
 	Subprotocols []string
 
 	// Origin policy. By default a request with an Origin header must be
