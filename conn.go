@@ -722,13 +722,21 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
-			// Full: look for the end before growing.
-			if _, err := c.readMessageData(nil); err == io.EOF {
+			// Full: look for the end before growing (a compressed message
+			// only knows it has ended once asked for a byte).
+			var one [1]byte
+			n, err := c.readMessageData(one[:])
+			if err == io.EOF && n == 0 {
 				return mt, buf, nil
-			} else if err != nil {
+			}
+			if err != nil && err != io.EOF {
 				return 0, nil, err
 			}
-			buf = append(buf, 0)[:len(buf)]
+			buf = append(buf, one[:n]...)
+			if err == io.EOF {
+				return mt, buf, nil
+			}
+			continue
 		}
 		n, err := c.readMessageData(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

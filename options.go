@@ -100,7 +100,10 @@ type CompressionOptions struct {
 	Level int
 	// Threshold: messages shorter than this many bytes are sent
 	// uncompressed (RFC 7692 allows mixing). Zero means 128; a negative
-	// value compresses everything.
+	// value compresses everything. It applies where the length is known
+	// up front (WriteMessage, Write, prepared messages); a NextWriter
+	// message is compressed whatever its length, unless
+	// Conn.EnableWriteCompression(false).
 	Threshold int
 	// ContextTakeover keeps the compressor's LZ77 window across messages
 	// when the peer allows it: better ratios, but about 800 KiB of memory
