@@ -1,5 +1,5 @@
 # rfc6455/websocket: the commands a newcomer needs.
-#   make run    the example server with its browser page (http://127.0.0.1:8080/)
+#   make run    the chat example server; open a demo link it prints
 #   make test   vet + every test under the race detector (CI runs this)
 GO       ?= go
 ADDR     ?= 127.0.0.1:8080
@@ -36,7 +36,7 @@ bench-peers:
 	cd bench && $(GO) run ./cmd/peers $(BENCHFLAGS)
 
 run:
-	$(GO) run ./examples/echo -addr $(ADDR)
+	$(GO) run ./examples/chat -addr $(ADDR)
 
 # Autobahn|Testsuite against both testees (Docker engine, or WSTEST=/path/to/wstest).
 autobahn:

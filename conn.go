@@ -75,6 +75,7 @@ type Conn struct {
 	pendFlag   atomic.Bool // pend holds frames
 	moreInput  atomic.Bool // the reader has input buffered beyond the last message
 	flushTimer *time.Timer // wmu
+	batch      [][]byte    // wmu: WritePreparedMessages' vector
 	iov        [2][]byte
 	bufs       net.Buffers
 	enc        *deflate.Encoder // msgMu

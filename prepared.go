@@ -84,24 +84,116 @@ func (pm *PreparedMessage) frame(k prepKey) ([]byte, error) {
 // WritePreparedMessage writes pm to the connection. It is safe for
 // concurrent use, like WriteMessage.
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
-	if c.role == RoleClient {
+	b, shared, err := c.preparedFrame(pm)
+	if err != nil {
+		return err
+	}
+	if !shared {
 		return c.WriteMessage(pm.mt, pm.data)
+	}
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	return c.writeEncoded(b)
+}
+
+// WritePreparedMessages writes several prepared messages in order, as one
+// vectored write when their bytes can be shared (see PreparedMessage),
+// else one after another. Safe for concurrent use; the messages are not
+// interleaved with other data messages.
+func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
+	c.msgMu.Lock()
+	defer c.msgMu.Unlock()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return c.werr
+	}
+	if c.closeSent {
+		return ErrCloseSent
+	}
+	batch := c.batch[:0]
+	for _, pm := range pms {
+		b, shared, err := c.preparedFrame(pm)
+		if err != nil {
+			return err
+		}
+		if shared {
+			batch = append(batch, b)
+			continue
+		}
+		// Not shareable: write what is batched, then this one.
+		if err := c.writeBatchLocked(batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		op, _ := dataOpcode(pm.mt)
+		if c.negotiated != nil && len(pm.data) >= c.o.compression.threshold() && !c.noCompress.Load() {
+			enc := c.encoder()
+			bp := getWriteBuf(len(pm.data)/2 + 64)
+			out, err := enc.AppendCompressed((*bp)[:0], pm.data)
+			if err == nil {
+				err = c.writeFrameLocked(true, frame.Rsv1, op, out)
+			}
+			*bp = out[:0]
+			putWriteBuf(bp)
+			if err != nil {
+				c.werr = err
+				return err
+			}
+			continue
+		}
+		if err := c.writeFrameLocked(true, 0, op, pm.data); err != nil {
+			c.werr = err
+			return err
+		}
+	}
+	err := c.writeBatchLocked(batch)
+	clear(batch)
+	c.batch = batch[:0]
+	return err
+}
+
+// writeBatchLocked writes encoded frames after the pending ones, with one
+// vectored write (wmu and msgMu held).
+func (c *Conn) writeBatchLocked(batch [][]byte) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	var err error
+	if len(batch) == 1 && len(batch[0]) <= maxCopy {
+		if c.pend == nil {
+			c.pend = getWriteBuf(len(batch[0]))
+		}
+		*c.pend = append(*c.pend, batch[0]...)
+		err = c.sendPending(true)
+	} else if err = c.flushLocked(); err == nil {
+		c.bufs = batch
+		_, err = c.bufs.WriteTo(c.nc)
+		c.bufs = nil
+	}
+	if err != nil {
+		c.werr = err
+	}
+	return err
+}
+
+// preparedFrame returns pm's frame for this connection, and false when
+// the connection cannot share bytes (client masking, compression with
+// context takeover).
+func (c *Conn) preparedFrame(pm *PreparedMessage) ([]byte, bool, error) {
+	if c.role == RoleClient {
+		return nil, false, nil
 	}
 	k := prepKey{}
 	if c.negotiated != nil && !c.noCompress.Load() && len(pm.data) >= c.o.compression.threshold() {
 		d := c.negotiated
 		if !d.ServerNoContextTakeover && d.ServerMaxWindowBits >= 15 {
-			return c.WriteMessage(pm.mt, pm.data)
+			return nil, false, nil
 		}
 		k = prepKey{compressed: true, level: c.o.compression.level(), limited: d.ServerMaxWindowBits < 15}
 	}
 	b, err := pm.frame(k)
-	if err != nil {
-		return err
-	}
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.writeEncoded(b)
+	return b, err == nil, err
 }
 
 // writeEncoded writes a complete, already encoded data frame.
