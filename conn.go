@@ -60,6 +60,7 @@ type Conn struct {
 	readErr   error
 	dec       *deflate.Decoder
 	raw       rawReader
+	probe     [1]byte // ReadMessage's end-of-message probe
 	reader    messageReader
 
 	pingHandler func(data []byte)
@@ -725,8 +726,8 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 		if len(buf) == cap(buf) {
 			// Full: look for the end before growing (a compressed message
 			// only knows it has ended once asked for a byte).
-			var one [1]byte
-			n, err := c.readMessageData(one[:])
+			one := c.probe[:]
+			n, err := c.readMessageData(one)
 			if err == io.EOF && n == 0 {
 				return mt, buf, nil
 			}
