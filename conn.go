@@ -976,7 +976,7 @@ func (c *Conn) WriteMessage(mt MessageType, p []byte) error {
 	}
 	c.msgMu.Lock()
 	defer c.msgMu.Unlock()
-	if c.negotiated != nil && len(p) >= c.o.compression.threshold() && !c.noCompress.Load() {
+	if c.compressing(len(p)) {
 		return c.writeCompressed(op, p)
 	}
 	return c.writeFrame(true, 0, op, p)
@@ -1017,14 +1017,26 @@ func (c *Conn) encoder() *deflate.Encoder {
 }
 
 func (c *Conn) writeCompressed(op frame.Opcode, p []byte) error {
-	bp := getWriteBuf(len(p)/2 + 64)
+	bp, out, err := c.compress(p)
 	defer putWriteBuf(bp)
-	out, err := c.encoder().AppendCompressed((*bp)[:0], p)
-	*bp = out[:0]
 	if err != nil {
 		return err
 	}
 	return c.writeFrame(true, frame.Rsv1, op, out)
+}
+
+// compressing reports whether a message of n bytes is to be compressed.
+func (c *Conn) compressing(n int) bool {
+	return c.negotiated != nil && n >= c.o.compression.threshold() && !c.noCompress.Load()
+}
+
+// compress returns p compressed into a pooled buffer, which the caller
+// gives back with putWriteBuf (msgMu held).
+func (c *Conn) compress(p []byte) (*[]byte, []byte, error) {
+	bp := getWriteBuf(len(p)/2 + 64)
+	out, err := c.encoder().AppendCompressed((*bp)[:0], p)
+	*bp = out[:0]
+	return bp, out, err
 }
 
 // WriteControl sends a ping, pong or close frame with payload data (at

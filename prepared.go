@@ -127,22 +127,16 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 		}
 		batch = batch[:0]
 		op, _ := dataOpcode(pm.mt)
-		if c.negotiated != nil && len(pm.data) >= c.o.compression.threshold() && !c.noCompress.Load() {
-			enc := c.encoder()
-			bp := getWriteBuf(len(pm.data)/2 + 64)
-			out, err := enc.AppendCompressed((*bp)[:0], pm.data)
-			if err == nil {
+		if c.compressing(len(pm.data)) {
+			bp, out, cerr := c.compress(pm.data)
+			if err = cerr; err == nil {
 				err = c.writeFrameLocked(true, frame.Rsv1, op, out)
 			}
-			*bp = out[:0]
 			putWriteBuf(bp)
-			if err != nil {
-				c.werr = err
-				return err
-			}
-			continue
+		} else {
+			err = c.writeFrameLocked(true, 0, op, pm.data)
 		}
-		if err := c.writeFrameLocked(true, 0, op, pm.data); err != nil {
+		if err != nil {
 			c.werr = err
 			return err
 		}
@@ -185,7 +179,7 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) ([]byte, bool, error) {
 		return nil, false, nil
 	}
 	k := prepKey{}
-	if c.negotiated != nil && !c.noCompress.Load() && len(pm.data) >= c.o.compression.threshold() {
+	if c.compressing(len(pm.data)) {
 		d := c.negotiated
 		if !d.ServerNoContextTakeover && d.ServerMaxWindowBits >= 15 {
 			return nil, false, nil
