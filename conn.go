@@ -1114,6 +1114,18 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		if errors.Is(err, frame.ErrInvalidCloseCode) || errors.Is(err, frame.ErrInvalidUTF8) {
 			return err
 		}
+		if err == ErrCloseSent {
+			// A handshake is already under way (another Close, an echo, a
+			// failure): let it finish, bounded.
+			t := time.NewTimer(c.o.closeTimeout)
+			defer t.Stop()
+			select {
+			case <-c.done:
+			case <-t.C:
+				c.closeNow()
+			}
+			return err
+		}
 		c.closeNow()
 		return err
 	}
