@@ -425,7 +425,6 @@ var (
 	errRsvContinuation        = errors.New("RSV1 set on a continuation frame")
 	errUnexpectedContinuation = errors.New("continuation frame outside a fragmented message")
 	errExpectedContinuation   = errors.New("new data frame inside a fragmented message")
-	errCompressedControl      = errors.New("compressed data on a connection without permessage-deflate")
 	errTrailingData           = errors.New("data after the end of a compressed message")
 )
 
@@ -465,11 +464,9 @@ func (c *Conn) handleControl() error {
 		}
 		c.peerClose = CloseError{Code: code, Reason: string(reason)}
 		c.closeRecv.Store(true)
-		echo := code
-		if code == CloseNoStatusReceived {
-			echo = CloseNoStatusReceived // empty payload
-		}
-		_ = c.writeClose(echo, "")
+		// Echo the code (RFC 6455 5.5.1); an empty close (1005) is echoed
+		// empty, which AppendClose does for CloseNoStatusReceived.
+		_ = c.writeClose(code, "")
 		ce := c.peerClose
 		c.readErr = &ce
 		c.finishClose()
