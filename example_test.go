@@ -125,3 +125,81 @@ func ExampleCloseError() {
 	}
 	// Output: 4001 session expired
 }
+
+// Dial with a subprotocol offer, a header and a deadline for the handshake.
+func ExampleDial() {
+	srv := httptest.NewServer(websocket.Handler(&websocket.Config{Subprotocols: []string{"v2", "v1"}},
+		func(c *websocket.Conn, r *http.Request) {
+			c.WriteMessage(websocket.TextMessage, []byte("hi "+r.Header.Get("X-Client")))
+			c.ReadMessage() // until the client closes
+		}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{
+		Subprotocols: []string{"v1", "v2"},
+		Header:       http.Header{"X-Client": {"example"}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close(websocket.CloseNormalClosure, "")
+	_, msg, _ := c.ReadMessage()
+	fmt.Println(resp.StatusCode, c.Subprotocol(), string(msg))
+	// Output: 101 v2 hi example
+}
+
+// NetConn turns a connection into a byte stream for code that wants a
+// net.Conn: each Write is one binary message.
+func ExampleNetConn() {
+	srv := httptest.NewServer(websocket.Handler(nil, func(c *websocket.Conn, r *http.Request) {
+		nc := websocket.NetConn(context.Background(), c, websocket.BinaryMessage)
+		io.Copy(nc, nc) // echo the stream until the client closes
+	}))
+	defer srv.Close()
+
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc := websocket.NetConn(context.Background(), c, websocket.BinaryMessage)
+	defer nc.Close()
+	fmt.Fprint(nc, "stream ")
+	fmt.Fprint(nc, "of bytes")
+	buf := make([]byte, len("stream of bytes"))
+	io.ReadFull(nc, buf)
+	fmt.Println(string(buf))
+	// Output: stream of bytes
+}
+
+// A prepared message is encoded once and written to many connections.
+func ExampleNewPreparedMessage() {
+	const clients = 3
+	conns := make(chan *websocket.Conn, clients)
+	srv := httptest.NewServer(websocket.Handler(nil, func(c *websocket.Conn, r *http.Request) {
+		conns <- c
+		c.ReadMessage() // keep the connection until the client closes
+	}))
+	defer srv.Close()
+
+	var cs []*websocket.Conn
+	for i := 0; i < clients; i++ {
+		c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.CloseNow()
+		cs = append(cs, c)
+	}
+	pm, _ := websocket.NewPreparedMessage(websocket.TextMessage, []byte("news"))
+	for i := 0; i < clients; i++ {
+		(<-conns).WritePreparedMessage(pm)
+	}
+	for _, c := range cs {
+		_, msg, _ := c.ReadMessage()
+		fmt.Print(string(msg), " ")
+	}
+	fmt.Println()
+	// Output: news news news
+}
