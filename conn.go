@@ -939,11 +939,19 @@ func (c *Conn) flushPending() {
 }
 
 // beforeBlock runs before every read from the network: no more input is
-// buffered, so pending replies go out now.
+// buffered, so pending replies go out now. It never waits for the write
+// lock: a writer holding it (perhaps blocked on a peer that reads only
+// after it has written) sees moreInput false and flushes itself, and the
+// timer bounds the rest; the reader must keep reading meanwhile.
 func (c *Conn) beforeBlock() {
 	c.moreInput.Store(false)
-	if c.pendFlag.Load() {
-		c.flushPending()
+	if c.pendFlag.Load() && c.wmu.TryLock() {
+		if c.pend != nil && c.werr == nil {
+			if err := c.flushLocked(); err != nil {
+				c.werr = err
+			}
+		}
+		c.wmu.Unlock()
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rfc6455/websocket/frame"
 )
 
 // connEcho is an echo handler streaming each message back.
@@ -328,4 +330,34 @@ func TestUpgradeRejects(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("cross-origin: err %v resp %v", err, resp)
 	}
+}
+
+// A reply deferred because more input was buffered must still go out
+// when the application stops reading (the flush timer).
+func TestConnCoalescedReplyNotStuck(t *testing.T) {
+	srv, cli := loopbackPair(t)
+	defer srv.CloseNow()
+	defer cli.CloseNow()
+	// Two messages in one TCP write, so the server sees the second buffered.
+	two := append(fuzzFrame(true, 0, frame.OpText, "one"), fuzzFrame(true, 0, frame.OpText, "two")...)
+	if _, err := cli.NetConn().Write(two); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := srv.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if !srv.moreInput.Load() {
+		t.Fatal("the second message was not buffered with the first")
+	}
+	start := time.Now()
+	if err := srv.WriteMessage(TextMessage, []byte("reply")); err != nil {
+		t.Fatal(err)
+	}
+	// The server does not read again; the reply must arrive anyway.
+	cli.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, p, err := cli.ReadMessage()
+	if err != nil || string(p) != "reply" {
+		t.Fatalf("reply: %q %v", p, err)
+	}
+	t.Logf("deferred reply arrived after %v", time.Since(start))
 }
