@@ -352,72 +352,81 @@ func (c *Conn) nextDataFrame() error {
 		if err := c.fill(2); err != nil {
 			return c.readFailed(err)
 		}
-		h, n, err := frame.ParseHeader(c.rbuf[c.rr:c.rw])
-		if err == frame.ErrShortHeader {
-			if err = c.fill(n); err != nil {
-				return c.readFailed(err)
-			}
-			h, n, err = frame.ParseHeader(c.rbuf[c.rr:c.rw])
+		if done, err := c.frameStep(); done || err != nil {
+			return err
 		}
-		if err != nil {
-			return c.fail(CloseProtocolError, ErrProtocol, err)
-		}
-		allowed := uint8(0)
-		if c.negotiated != nil {
-			allowed = frame.Rsv1
-		}
-		if err := h.Validate(c.recvRole, allowed); err != nil {
-			return c.fail(CloseProtocolError, ErrProtocol, err)
-		}
-		c.rr += n
-		c.hdr = h
-		c.remain = h.Length
-		c.maskPos = 0
-		if h.Opcode.IsControl() {
-			if h.Rsv != 0 {
-				return c.fail(CloseProtocolError, ErrProtocol, errRsvControl)
-			}
-			if err := c.handleControl(); err != nil {
-				return err
-			}
-			continue
-		}
-		if h.Opcode == frame.OpContinuation {
-			if !c.inMsg {
-				return c.fail(CloseProtocolError, ErrProtocol, errUnexpectedContinuation)
-			}
-			if h.Rsv != 0 {
-				return c.fail(CloseProtocolError, ErrProtocol, errRsvContinuation)
-			}
-		} else {
-			if c.inMsg {
-				return c.fail(CloseProtocolError, ErrProtocol, errExpectedContinuation)
-			}
-			c.inMsg = true
-			c.msgText = h.Opcode == frame.OpText
-			c.msgComp = h.Rsv&frame.Rsv1 != 0
-			c.msgRead, c.msgRaw = 0, 0
-			c.msgDone = false
-			c.utf8.Reset()
-		}
-		if c.readLimit > 0 {
-			if c.msgComp {
-				// Compressed data is judged by what it inflates to; its raw
-				// size is bounded too, with room for deflate's worst-case
-				// expansion, so empty blocks cannot stream forever.
-				c.msgRaw += h.Length
-				if c.msgRaw > c.readLimit+c.readLimit/4+1024 {
-					return c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
-				}
-			} else if c.msgRead+h.Length > c.readLimit {
-				return c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
-			}
-		}
-		if !c.msgComp {
-			c.msgRead += h.Length
-		}
-		return nil
 	}
+}
+
+// frameStep parses and checks the buffered frame header; a control frame
+// is handled (done false: read on), a data frame starts or continues the
+// message (done true). Kept out of nextDataFrame so that the frame a
+// parked reader holds on its stack stays small.
+//
+//go:noinline
+func (c *Conn) frameStep() (done bool, err error) {
+	h, n, err := frame.ParseHeader(c.rbuf[c.rr:c.rw])
+	if err == frame.ErrShortHeader {
+		if err = c.fill(n); err != nil {
+			return false, c.readFailed(err)
+		}
+		h, n, err = frame.ParseHeader(c.rbuf[c.rr:c.rw])
+	}
+	if err != nil {
+		return false, c.fail(CloseProtocolError, ErrProtocol, err)
+	}
+	allowed := uint8(0)
+	if c.negotiated != nil {
+		allowed = frame.Rsv1
+	}
+	if err := h.Validate(c.recvRole, allowed); err != nil {
+		return false, c.fail(CloseProtocolError, ErrProtocol, err)
+	}
+	c.rr += n
+	c.hdr = h
+	c.remain = h.Length
+	c.maskPos = 0
+	if h.Opcode.IsControl() {
+		if h.Rsv != 0 {
+			return false, c.fail(CloseProtocolError, ErrProtocol, errRsvControl)
+		}
+		return false, c.handleControl()
+	}
+	if h.Opcode == frame.OpContinuation {
+		if !c.inMsg {
+			return false, c.fail(CloseProtocolError, ErrProtocol, errUnexpectedContinuation)
+		}
+		if h.Rsv != 0 {
+			return false, c.fail(CloseProtocolError, ErrProtocol, errRsvContinuation)
+		}
+	} else {
+		if c.inMsg {
+			return false, c.fail(CloseProtocolError, ErrProtocol, errExpectedContinuation)
+		}
+		c.inMsg = true
+		c.msgText = h.Opcode == frame.OpText
+		c.msgComp = h.Rsv&frame.Rsv1 != 0
+		c.msgRead, c.msgRaw = 0, 0
+		c.msgDone = false
+		c.utf8.Reset()
+	}
+	if c.readLimit > 0 {
+		if c.msgComp {
+			// Compressed data is judged by what it inflates to; its raw
+			// size is bounded too, with room for deflate's worst-case
+			// expansion, so empty blocks cannot stream forever.
+			c.msgRaw += h.Length
+			if c.msgRaw > c.readLimit+c.readLimit/4+1024 {
+				return false, c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
+			}
+		} else if c.msgRead+h.Length > c.readLimit {
+			return false, c.fail(CloseMessageTooBig, ErrMessageTooBig, nil)
+		}
+	}
+	if !c.msgComp {
+		c.msgRead += h.Length
+	}
+	return true, nil
 }
 
 var (
@@ -704,14 +713,27 @@ func (c *Conn) readMessageData(p []byte) (int, error) {
 // ReadMessage reads the next data message whole. The returned slice is the
 // caller's to keep. See NextReader for the errors.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
-	if err := c.beginRead(); err != nil {
-		return 0, nil, err
+	// Kept small and without defer: an idle connection parks inside
+	// nextMessage, and a shallow stack lets the runtime shrink it.
+	if !c.readMu.TryLock() {
+		return 0, nil, ErrConcurrentRead
 	}
-	defer c.readMu.Unlock()
 	mt, err := c.nextMessage()
+	var p []byte
+	if err == nil {
+		p, err = c.readWhole()
+	}
+	c.readMu.Unlock()
 	if err != nil {
 		return 0, nil, err
 	}
+	return mt, p, nil
+}
+
+// readWhole reads the rest of the current message into a new slice.
+//
+//go:noinline
+func (c *Conn) readWhole() ([]byte, error) {
 	size := 512
 	if !c.msgComp && c.hdr.Fin {
 		size = int(c.hdr.Length)
@@ -726,24 +748,24 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 			one := c.probe[:]
 			n, err := c.readMessageData(one)
 			if err == io.EOF && n == 0 {
-				return mt, buf, nil
+				return buf, nil
 			}
 			if err != nil && err != io.EOF {
-				return 0, nil, err
+				return nil, err
 			}
 			buf = append(buf, one[:n]...)
 			if err == io.EOF {
-				return mt, buf, nil
+				return buf, nil
 			}
 			continue
 		}
 		n, err := c.readMessageData(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			return mt, buf, nil
+			return buf, nil
 		}
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 	}
 }
