@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -360,4 +361,40 @@ func TestConnCoalescedReplyNotStuck(t *testing.T) {
 		t.Fatalf("reply: %q %v", p, err)
 	}
 	t.Logf("deferred reply arrived after %v", time.Since(start))
+}
+
+// wrappedWriter is middleware's ResponseWriter: it hides Hijack but
+// offers Unwrap, which http.NewResponseController follows.
+type wrappedWriter struct {
+	http.ResponseWriter
+}
+
+func (w *wrappedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestUpgradeBehindMiddleware(t *testing.T) {
+	inner := Handler(nil, connEcho)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner.ServeHTTP(&wrappedWriter{ResponseWriter: w}, r)
+	}))
+	defer srv.Close()
+	c := connDial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	defer c.CloseNow()
+	if err := c.WriteMessage(TextMessage, []byte("through middleware")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "through middleware" {
+		t.Fatalf("%q %v", p, err)
+	}
+}
+
+func TestHandlerPanicClosesWith1011(t *testing.T) {
+	srv := httptest.NewServer(Handler(&Config{Options: Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}},
+		func(c *Conn, r *http.Request) { panic("boom") }))
+	defer srv.Close()
+	c := connDial(t, "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	defer c.CloseNow()
+	_, _, err := c.ReadMessage()
+	if CloseStatus(err) != int(CloseInternalServerErr) {
+		t.Fatalf("got %v, want close 1011", err)
+	}
 }
