@@ -67,8 +67,16 @@
 // Every message is bounded by the read limit (Options.ReadLimit, 32 MiB by
 // default), checked against the frame's length field before anything is
 // allocated, and against the inflated size while decompressing. An idle
-// connection holds no read or write buffer: it waits on a small inline
-// buffer and takes a pooled one only while a frame does not fit in it.
+// TCP connection holds no read or write buffer: it waits for input through
+// syscall.RawConn and takes a pooled buffer only when bytes arrive.
+//
+// # Write coalescing
+//
+// While the reader already has more input buffered, small frames written
+// in reply wait (at most 500 µs, at most 16 KiB) and go out together in one
+// write, at the latest when the reader is about to block. Pipelined
+// request/response traffic then costs one write system call per batch
+// instead of one per message.
 //
 // # Compression
 //

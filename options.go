@@ -80,8 +80,9 @@ type Options struct {
 	PingInterval time.Duration
 	PongTimeout  time.Duration
 
-	// ReadBufferSize is the size of the read buffer taken from a pool while
-	// a frame is being read (idle connections hold none). WriteBufferSize
+	// ReadBufferSize is the size of the read buffer taken from a pool when
+	// input arrives; an idle TCP or Unix connection gives it back and holds
+	// none (other transports, TLS among them, keep theirs). WriteBufferSize
 	// is the fragment size of message writers (NextWriter). Zero means the
 	// defaults.
 	ReadBufferSize  int
