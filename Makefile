@@ -4,7 +4,7 @@
 GO       ?= go
 ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
-FUZZPKGS ?= ./frame/ ./handshake/ ./internal/deflate/ . ./autobahn/check/
+FUZZPKGS ?= ./frame/ ./handshake/ ./internal/deflate/ ./internal/deflatetest/ . ./autobahn/check/
 
 .PHONY: test vet fmt-check fuzz bench bench-peers run autobahn
 

@@ -4,12 +4,12 @@ package websocket
 // sections 12 and 13, with the scripted raw peer of rawpeer_test.go.
 //
 // The raw peer neither trusts our codec nor compress/flate alone: it
-// compresses with compress/flate (window 15) or with a small LZ77 encoder of
-// its own that honours any window (8..15 bits) and can aim back-references
-// at exact distances, and it checks everything our end sends with an
-// independent DEFLATE decoder that reports the largest back-reference
-// distance: so "server_max_window_bits=8" and "server_no_context_takeover"
-// are verified on the wire, not assumed.
+// compresses with compress/flate (window 15) or with the small LZ77 encoder
+// of internal/deflatetest, which honours any window (8..15 bits) and can aim
+// back-references at exact distances, and it checks everything our end
+// sends with that package's independent DEFLATE decoder, which reports the
+// largest back-reference distance: so "server_max_window_bits=8" and
+// "server_no_context_takeover" are verified on the wire, not assumed.
 //
 // Every helper here starts with dfl: other test files share the package.
 //
@@ -39,454 +39,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/rfc6455/websocket/handshake"
+	"github.com/rfc6455/websocket/internal/deflatetest"
 )
 
-// ---- an independent DEFLATE decoder (RFC 1951), after puff.c ----
-
-var (
-	errDflShort    = errors.New("dfl: input ends inside a block")
-	errDflTooFar   = errors.New("dfl: back-reference before the start of the history")
-	errDflTooLong  = errors.New("dfl: output over the limit")
-	errDflBadBlock = errors.New("dfl: invalid block")
-)
-
-type dflBitReader struct {
-	b   []byte
-	pos int // bits consumed
-}
-
-func (r *dflBitReader) bits(n int) (int, error) {
-	v := 0
-	for i := range n {
-		if r.pos>>3 >= len(r.b) {
-			return 0, errDflShort
-		}
-		v |= int(r.b[r.pos>>3]>>(r.pos&7)&1) << i
-		r.pos++
-	}
-	return v, nil
-}
-
-// dflHuff is a canonical Huffman code: how many codes of each length, and
-// the symbols in code order.
-type dflHuff struct {
-	count  [16]int
-	symbol []int
-}
-
-func dflNewHuff(lengths []int) (*dflHuff, error) {
-	h := &dflHuff{symbol: make([]int, len(lengths))}
-	for _, l := range lengths {
-		h.count[l]++
-	}
-	left := 1
-	for l := 1; l < 16; l++ {
-		left = left<<1 - h.count[l]
-		if left < 0 {
-			return nil, fmt.Errorf("%w: over-subscribed code", errDflBadBlock)
-		}
-	}
-	var offs [16]int
-	for l := 1; l < 15; l++ {
-		offs[l+1] = offs[l] + h.count[l]
-	}
-	for s, l := range lengths {
-		if l != 0 {
-			h.symbol[offs[l]] = s
-			offs[l]++
-		}
-	}
-	return h, nil
-}
-
-func (r *dflBitReader) decode(h *dflHuff) (int, error) {
-	code, first, index := 0, 0, 0
-	for l := 1; l < 16; l++ {
-		b, err := r.bits(1)
-		if err != nil {
-			return 0, err
-		}
-		code |= b
-		n := h.count[l]
-		if code-n < first {
-			return h.symbol[index+code-first], nil
-		}
-		index += n
-		first = (first + n) << 1
-		code <<= 1
-	}
-	return 0, fmt.Errorf("%w: no such code", errDflBadBlock)
-}
-
-var (
-	dflLenBase   = [29]int{3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258}
-	dflLenExtra  = [29]int{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0}
-	dflDistBase  = [30]int{1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577}
-	dflDistExtra = [30]int{0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13}
-	dflClOrder   = [19]int{16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15}
-)
-
-var dflFixedLit, dflFixedDist = func() (*dflHuff, *dflHuff) {
-	var l [288]int
-	for i := range l {
-		switch {
-		case i < 144:
-			l[i] = 8
-		case i < 256:
-			l[i] = 9
-		case i < 280:
-			l[i] = 7
-		default:
-			l[i] = 8
-		}
-	}
-	var d [30]int
-	for i := range d {
-		d[i] = 5
-	}
-	lit, _ := dflNewHuff(l[:])
-	dist, _ := dflNewHuff(d[:])
-	return lit, dist
-}()
-
-// dflInflated is what dflRefInflate decoded.
-type dflInflated struct {
-	out     []byte // this message's output
-	maxDist int    // largest back-reference distance used
-	final   bool   // a block with BFINAL was seen (decoding stopped there)
-}
-
-// dflRefInflate decodes one permessage-deflate message payload (without its
-// 00 00 ff ff tail, which it appends) as the continuation of hist, the
-// output of earlier messages (nil without context takeover: then any
-// reference before the message's own output is an error). It stops at the
-// end of the input on a block boundary or after a final block.
-func dflRefInflate(hist, payload []byte, maxOut int) (dflInflated, error) {
-	src := append(bytes.Clone(payload), 0x00, 0x00, 0xff, 0xff)
-	r := &dflBitReader{b: src}
-	buf := append(make([]byte, 0, len(hist)+4*len(payload)+64), hist...)
-	var res dflInflated
-	for !res.final {
-		if r.pos > 0 && (r.pos+7)>>3 >= len(src) {
-			break
-		}
-		last, err := r.bits(1)
-		if err != nil {
-			return res, err
-		}
-		typ, err := r.bits(2)
-		if err != nil {
-			return res, err
-		}
-		switch typ {
-		case 0:
-			r.pos = (r.pos + 7) &^ 7
-			i := r.pos >> 3
-			if i+4 > len(src) {
-				return res, errDflShort
-			}
-			n := int(binary.LittleEndian.Uint16(src[i:]))
-			if ^uint16(n) != binary.LittleEndian.Uint16(src[i+2:]) {
-				return res, fmt.Errorf("%w: stored block LEN/NLEN mismatch", errDflBadBlock)
-			}
-			if i+4+n > len(src) {
-				return res, errDflShort
-			}
-			buf = append(buf, src[i+4:i+4+n]...)
-			r.pos += (4 + n) * 8
-		case 1:
-			buf, err = r.codes(buf, len(hist), dflFixedLit, dflFixedDist, &res, maxOut)
-		case 2:
-			var lit, dist *dflHuff
-			if lit, dist, err = r.dynamic(); err == nil {
-				buf, err = r.codes(buf, len(hist), lit, dist, &res, maxOut)
-			}
-		default:
-			return res, fmt.Errorf("%w: reserved block type 3", errDflBadBlock)
-		}
-		if err != nil {
-			return res, err
-		}
-		if len(buf)-len(hist) > maxOut {
-			return res, errDflTooLong
-		}
-		res.final = last == 1
-	}
-	res.out = buf[len(hist):]
-	return res, nil
-}
-
-func (r *dflBitReader) dynamic() (*dflHuff, *dflHuff, error) {
-	var v [3]int
-	for i, n := range []int{5, 5, 4} {
-		x, err := r.bits(n)
-		if err != nil {
-			return nil, nil, err
-		}
-		v[i] = x
-	}
-	nlen, ndist, ncode := v[0]+257, v[1]+1, v[2]+4
-	if nlen > 286 || ndist > 30 {
-		return nil, nil, fmt.Errorf("%w: bad counts", errDflBadBlock)
-	}
-	var cl [19]int
-	for i := range ncode {
-		x, err := r.bits(3)
-		if err != nil {
-			return nil, nil, err
-		}
-		cl[dflClOrder[i]] = x
-	}
-	ch, err := dflNewHuff(cl[:])
-	if err != nil {
-		return nil, nil, err
-	}
-	lengths := make([]int, nlen+ndist)
-	for i := 0; i < len(lengths); {
-		sym, err := r.decode(ch)
-		if err != nil {
-			return nil, nil, err
-		}
-		if sym < 16 {
-			lengths[i] = sym
-			i++
-			continue
-		}
-		val, rep := 0, 0
-		switch sym {
-		case 16:
-			if i == 0 {
-				return nil, nil, fmt.Errorf("%w: repeat with no previous length", errDflBadBlock)
-			}
-			val = lengths[i-1]
-			x, err := r.bits(2)
-			if err != nil {
-				return nil, nil, err
-			}
-			rep = 3 + x
-		case 17:
-			x, err := r.bits(3)
-			if err != nil {
-				return nil, nil, err
-			}
-			rep = 3 + x
-		default:
-			x, err := r.bits(7)
-			if err != nil {
-				return nil, nil, err
-			}
-			rep = 11 + x
-		}
-		if i+rep > len(lengths) {
-			return nil, nil, fmt.Errorf("%w: too many lengths", errDflBadBlock)
-		}
-		for ; rep > 0; rep-- {
-			lengths[i] = val
-			i++
-		}
-	}
-	if lengths[256] == 0 {
-		return nil, nil, fmt.Errorf("%w: no end-of-block code", errDflBadBlock)
-	}
-	lit, err := dflNewHuff(lengths[:nlen])
-	if err != nil {
-		return nil, nil, err
-	}
-	dist, err := dflNewHuff(lengths[nlen:])
-	if err != nil {
-		return nil, nil, err
-	}
-	return lit, dist, nil
-}
-
-func (r *dflBitReader) codes(buf []byte, histLen int, lit, dist *dflHuff, res *dflInflated, maxOut int) ([]byte, error) {
-	for {
-		sym, err := r.decode(lit)
-		if err != nil {
-			return buf, err
-		}
-		switch {
-		case sym < 256:
-			buf = append(buf, byte(sym))
-		case sym == 256:
-			return buf, nil
-		default:
-			sym -= 257
-			if sym >= 29 {
-				return buf, fmt.Errorf("%w: length symbol %d", errDflBadBlock, sym+257)
-			}
-			x, err := r.bits(dflLenExtra[sym])
-			if err != nil {
-				return buf, err
-			}
-			length := dflLenBase[sym] + x
-			ds, err := r.decode(dist)
-			if err != nil {
-				return buf, err
-			}
-			if ds >= 30 {
-				return buf, fmt.Errorf("%w: distance symbol %d", errDflBadBlock, ds)
-			}
-			y, err := r.bits(dflDistExtra[ds])
-			if err != nil {
-				return buf, err
-			}
-			d := dflDistBase[ds] + y
-			if d > len(buf) {
-				return buf, fmt.Errorf("%w: distance %d with %d bytes of history", errDflTooFar, d, len(buf))
-			}
-			res.maxDist = max(res.maxDist, d)
-			for range length {
-				buf = append(buf, buf[len(buf)-d])
-			}
-		}
-		if len(buf)-histLen > maxOut {
-			return buf, errDflTooLong
-		}
-	}
-}
-
-// ---- a small LZ77 encoder with a bounded window, fixed Huffman codes ----
-
-// dflSym is a literal (dist 0) or a back-reference.
-type dflSym struct {
-	lit          byte
-	length, dist int
-}
-
-func dflLit(s []byte) []dflSym {
-	syms := make([]dflSym, len(s))
-	for i, c := range s {
-		syms[i] = dflSym{lit: c}
-	}
-	return syms
-}
-
-type dflBitWriter struct {
-	b   []byte
-	acc uint64
-	n   uint
-}
-
-func (w *dflBitWriter) bits(v, n int) {
-	w.acc |= uint64(v) << w.n
-	w.n += uint(n)
-	for w.n >= 8 {
-		w.b = append(w.b, byte(w.acc))
-		w.acc >>= 8
-		w.n -= 8
-	}
-}
-
-// huff writes a Huffman code, whose bits go most significant first.
-func (w *dflBitWriter) huff(code, n int) {
-	rev := 0
-	for i := range n {
-		rev = rev<<1 | (code>>i)&1
-	}
-	w.bits(rev, n)
-}
-
-func (w *dflBitWriter) litlen(sym int) {
-	switch {
-	case sym < 144:
-		w.huff(0x30+sym, 8)
-	case sym < 256:
-		w.huff(0x190+sym-144, 9)
-	case sym < 280:
-		w.huff(sym-256, 7)
-	default:
-		w.huff(0xc0+sym-280, 8)
-	}
-}
-
-// dflEncodeFixed encodes syms as one fixed-Huffman block followed by a sync
-// flush (an empty stored block), without its 00 00 ff ff: a complete
-// permessage-deflate message payload.
-func dflEncodeFixed(syms []dflSym) []byte {
-	w := &dflBitWriter{}
-	w.bits(0, 1) // BFINAL
-	w.bits(1, 2) // fixed Huffman
-	for _, s := range syms {
-		if s.dist == 0 {
-			w.litlen(int(s.lit))
-			continue
-		}
-		k := 28
-		for dflLenBase[k] > s.length {
-			k--
-		}
-		w.litlen(257 + k)
-		w.bits(s.length-dflLenBase[k], dflLenExtra[k])
-		j := 29
-		for dflDistBase[j] > s.dist {
-			j--
-		}
-		w.huff(j, 5)
-		w.bits(s.dist-dflDistBase[j], dflDistExtra[j])
-	}
-	w.litlen(256)
-	w.bits(0, 3) // empty stored block header, then align
-	if w.n > 0 {
-		w.b = append(w.b, byte(w.acc))
-	}
-	return w.b
-}
-
-// dflLZ77 parses msg greedily into literals and back-references no farther
-// than window bytes, into msg itself and into hist (the previous output).
-func dflLZ77(hist, msg []byte, window int) []dflSym {
-	if len(hist) > window {
-		hist = hist[len(hist)-window:]
-	}
-	buf := append(append(make([]byte, 0, len(hist)+len(msg)), hist...), msg...)
-	head := make(map[uint32]int)
-	prev := make([]int, len(buf))
-	key := func(i int) uint32 { return uint32(buf[i])<<16 | uint32(buf[i+1])<<8 | uint32(buf[i+2]) }
-	insert := func(i int) {
-		if i+3 > len(buf) {
-			return
-		}
-		k := key(i)
-		prev[i] = -1
-		if p, ok := head[k]; ok {
-			prev[i] = p
-		}
-		head[k] = i
-	}
-	for i := range hist {
-		insert(i)
-	}
-	var syms []dflSym
-	for i := len(hist); i < len(buf); {
-		bestLen, bestDist := 0, 0
-		if i+3 <= len(buf) {
-			p, ok := head[key(i)]
-			for steps := 0; ok && p >= 0 && i-p <= window && steps < 64; steps++ {
-				l := 0
-				for l < 258 && i+l < len(buf) && buf[p+l] == buf[i+l] {
-					l++
-				}
-				if l > bestLen {
-					bestLen, bestDist = l, i-p
-				}
-				p = prev[p]
-			}
-		}
-		if bestLen >= 3 {
-			syms = append(syms, dflSym{length: bestLen, dist: bestDist})
-			for j := i; j < i+bestLen; j++ {
-				insert(j)
-			}
-			i += bestLen
-			continue
-		}
-		syms = append(syms, dflSym{lit: buf[i]})
-		insert(i)
-		i++
-	}
-	return syms
-}
+// ---- the reference codec's history ----
 
 // dflKeep appends out to the history, keeping the last 32 KiB.
 func dflKeep(hist, out []byte) []byte {
@@ -563,7 +119,7 @@ func (s *dflSender) compress(msg []byte) []byte {
 	if s.takeover {
 		hist = s.hist
 	}
-	out := dflEncodeFixed(dflLZ77(hist, msg, 1<<s.bits))
+	out := deflatetest.EncodeFixed(deflatetest.LZ77(hist, msg, 1<<s.bits))
 	if s.takeover {
 		s.hist = dflKeep(s.hist, msg)
 	}
@@ -590,21 +146,21 @@ func dflFlate(fw **flate.Writer, buf *bytes.Buffer, msg []byte, level int, reset
 
 // encodeSyms encodes hand-made symbols and returns the payload and the
 // message they decode to (against the sender's history).
-func (s *dflSender) encodeSyms(t *testing.T, syms []dflSym) (payload, msg []byte) {
+func (s *dflSender) encodeSyms(t *testing.T, syms []deflatetest.Sym) (payload, msg []byte) {
 	t.Helper()
-	payload = dflEncodeFixed(syms)
+	payload = deflatetest.EncodeFixed(syms)
 	var hist []byte
 	if s.takeover {
 		hist = s.hist
 	}
-	res, err := dflRefInflate(hist, payload, 1<<24)
+	res, err := deflatetest.InflateMessage(hist, payload, 1<<24)
 	if err != nil {
 		t.Fatalf("hand-made symbols do not decode: %v", err)
 	}
 	if s.takeover {
-		s.hist = dflKeep(s.hist, res.out)
+		s.hist = dflKeep(s.hist, res.Out)
 	}
-	return payload, res.out
+	return payload, res.Out
 }
 
 // dflReceiver checks and inflates our end's compressed messages: every
@@ -616,28 +172,28 @@ type dflReceiver struct {
 	hist     []byte
 }
 
-func (r *dflReceiver) inflate(payload []byte) ([]byte, dflInflated, error) {
+func (r *dflReceiver) inflate(payload []byte) ([]byte, deflatetest.Result, error) {
 	var hist []byte
 	if r.takeover {
 		hist = r.hist
 	}
-	res, err := dflRefInflate(hist, payload, 1<<28)
+	res, err := deflatetest.InflateMessage(hist, payload, 1<<28)
 	if err != nil {
-		if !r.takeover && errors.Is(err, errDflTooFar) {
+		if !r.takeover && errors.Is(err, deflatetest.ErrTooFar) {
 			err = fmt.Errorf("%w (context takeover was not allowed)", err)
 		}
 		return nil, res, err
 	}
-	if res.final {
+	if res.Final {
 		return nil, res, errors.New("message ends with a final block (BFINAL), which ends the stream")
 	}
-	if res.maxDist > 1<<r.bits {
-		return nil, res, fmt.Errorf("back-reference distance %d beyond the negotiated %d-bit window", res.maxDist, r.bits)
+	if res.MaxDist > 1<<r.bits {
+		return nil, res, fmt.Errorf("back-reference distance %d beyond the negotiated %d-bit window", res.MaxDist, r.bits)
 	}
 	if r.takeover {
-		r.hist = dflKeep(r.hist, res.out)
+		r.hist = dflKeep(r.hist, res.Out)
 	}
-	return res.out, res, nil
+	return res.Out, res, nil
 }
 
 // dflEnv is a raw peer with its compressor and checker set up from the
@@ -914,29 +470,28 @@ type dflCase struct {
 	run      func(e *dflEnv)
 }
 
+// dflRunCases runs every case through rpRunCases: in each of its roles
+// (nil: both), as parallel subtests named case/role.
 func dflRunCases(t *testing.T, cases []dflCase) {
 	t.Helper()
-	seen := make(map[string]bool)
-	for _, tc := range cases {
-		if seen[tc.name] {
-			t.Fatalf("duplicate case %q", tc.name)
-		}
-		seen[tc.name] = true
-		roles := tc.roles
-		if roles == nil {
-			roles = rpRoles
-		}
-		for _, role := range roles {
-			t.Run(tc.name+"/"+role.String(), func(t *testing.T) {
-				t.Parallel()
-				dflRun(t, role, tc)
-			})
-		}
+	rc := make([]rpCase, len(cases))
+	for i, tc := range cases {
+		rc[i] = rpCase{name: tc.name, roles: tc.roles}
+		rc[i].opts, rc[i].run = tc.rp()
 	}
+	rpRunCases(t, rc)
 }
 
+// dflRun runs one case in one role.
 func dflRun(t *testing.T, role rpRole, tc dflCase) {
 	t.Helper()
+	o, run := tc.rp()
+	rpRun(t, role, o, run)
+}
+
+// rp returns the raw peer's options for the case (our compression and the
+// extension offer and response, defaults filled in) and its run function.
+func (tc dflCase) rp() (rpOpts, func(p *rawPeer)) {
 	o := tc.opts
 	if !tc.off {
 		c := CompressionOptions{}
@@ -959,15 +514,10 @@ func dflRun(t *testing.T, role rpRole, tc dflCase) {
 		response = ""
 	}
 	o.extOffer, o.extResponse = offer, response
-	rpRun(t, role, o, func(p *rawPeer) {
+	return o, func(p *rawPeer) {
 		tc.run(newDflEnv(p, response))
-	})
+	}
 }
-
-var (
-	dflOnlyServer = []rpRole{rpServer}
-	dflOnlyClient = []rpRole{rpClient}
-)
 
 // ---- self-check of the reference codec ----
 
@@ -978,22 +528,22 @@ func TestDeflateRefCodec(t *testing.T) {
 	for i, in := range inputs {
 		for _, level := range []int{flate.HuffmanOnly, flate.BestSpeed, flate.DefaultCompression, flate.BestCompression} {
 			d := rpDeflater{level: level}
-			res, err := dflRefInflate(nil, d.compress(in), 1<<24)
-			if err != nil || !bytes.Equal(res.out, in) || res.final {
-				t.Fatalf("input %d level %d: compress/flate -> reference inflater: %v (equal %v)", i, level, err, bytes.Equal(res.out, in))
+			res, err := deflatetest.InflateMessage(nil, d.compress(in), 1<<24)
+			if err != nil || !bytes.Equal(res.Out, in) || res.Final {
+				t.Fatalf("input %d level %d: compress/flate -> reference inflater: %v (equal %v)", i, level, err, bytes.Equal(res.Out, in))
 			}
-			if level == flate.HuffmanOnly && res.maxDist != 0 {
-				t.Fatalf("input %d: Huffman-only output has a back-reference of %d", i, res.maxDist)
+			if level == flate.HuffmanOnly && res.MaxDist != 0 {
+				t.Fatalf("input %d: Huffman-only output has a back-reference of %d", i, res.MaxDist)
 			}
 		}
 		for _, bits := range []int{8, 9, 12, 15} {
 			// Context takeover: the input follows a history of its own.
 			hist := dflMix(uint64(i+10), 40000)
 			hist = hist[len(hist)-1<<15:]
-			p := dflEncodeFixed(dflLZ77(hist, in, 1<<bits))
-			res, err := dflRefInflate(hist, p, 1<<24)
-			if err != nil || !bytes.Equal(res.out, in) || res.maxDist > 1<<bits {
-				t.Fatalf("input %d bits %d: LZ77 -> reference inflater: %v, maxDist %d", i, bits, err, res.maxDist)
+			p := deflatetest.EncodeFixed(deflatetest.LZ77(hist, in, 1<<bits))
+			res, err := deflatetest.InflateMessage(hist, p, 1<<24)
+			if err != nil || !bytes.Equal(res.Out, in) || res.MaxDist > 1<<bits {
+				t.Fatalf("input %d bits %d: LZ77 -> reference inflater: %v, maxDist %d", i, bits, err, res.MaxDist)
 			}
 			fr := flate.NewReaderDict(bytes.NewReader(append(p, 0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff)), hist)
 			got, err := io.ReadAll(fr)
@@ -1014,7 +564,7 @@ func TestDeflateRefCodec(t *testing.T) {
 	d.takeover = true
 	rx := &dflReceiver{bits: 15}
 	d.compress(rep)
-	if _, _, err := rx.inflate(d.compress(rep)); !errors.Is(err, errDflTooFar) {
+	if _, _, err := rx.inflate(d.compress(rep)); !errors.Is(err, deflatetest.ErrTooFar) {
 		t.Fatalf("a reference into the previous message passed the no-takeover check: %v", err)
 	}
 	// The RFC 7692 examples, and rejections.
@@ -1025,13 +575,13 @@ func TestDeflateRefCodec(t *testing.T) {
 	}{
 		{nil, []byte{0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}, "Hello", nil},
 		{[]byte("Hello"), []byte{0xf2, 0x00, 0x11, 0x00, 0x00}, "Hello", nil},
-		{nil, []byte{0xf2, 0x00, 0x11, 0x00, 0x00}, "", errDflTooFar},
-		{nil, []byte{0x07}, "", errDflBadBlock},
-		{nil, []byte{0x00, 0x05, 0x00, 0x00, 0x00}, "", errDflBadBlock},
+		{nil, []byte{0xf2, 0x00, 0x11, 0x00, 0x00}, "", deflatetest.ErrTooFar},
+		{nil, []byte{0x07}, "", deflatetest.ErrCorrupt},
+		{nil, []byte{0x00, 0x05, 0x00, 0x00, 0x00}, "", deflatetest.ErrCorrupt},
 	} {
-		res, err := dflRefInflate(tc.hist, tc.payload, 1000)
-		if !errors.Is(err, tc.err) || (err == nil && string(res.out) != tc.want) {
-			t.Fatalf("%x: got %q, %v; want %q, %v", tc.payload, res.out, err, tc.want, tc.err)
+		res, err := deflatetest.InflateMessage(tc.hist, tc.payload, 1000)
+		if !errors.Is(err, tc.err) || (err == nil && string(res.Out) != tc.want) {
+			t.Fatalf("%x: got %q, %v; want %q, %v", tc.payload, res.Out, err, tc.want, tc.err)
 		}
 	}
 }
@@ -1145,7 +695,7 @@ func TestDeflateNegotiation(t *testing.T) {
 		if s.want == "" {
 			run = dflFlowDeclined
 		}
-		cases = append(cases, dflCase{name: "server/" + s.name, roles: dflOnlyServer, ours: s.ours, off: s.off, offer: s.offer,
+		cases = append(cases, dflCase{name: "server/" + s.name, roles: rpOnlyServer, ours: s.ours, off: s.off, offer: s.offer,
 			run: func(e *dflEnv) {
 				if e.extSeen != s.want {
 					e.t.Fatalf("response Sec-WebSocket-Extensions %q, want %q", e.extSeen, s.want)
@@ -1188,7 +738,7 @@ func TestDeflateNegotiation(t *testing.T) {
 		if c.response == dflNone {
 			run = dflFlowDeclined
 		}
-		cases = append(cases, dflCase{name: "client/" + c.name, roles: dflOnlyClient, ours: c.ours, response: c.response,
+		cases = append(cases, dflCase{name: "client/" + c.name, roles: rpOnlyClient, ours: c.ours, response: c.response,
 			run: func(e *dflEnv) {
 				if e.extSeen != c.wantOffer {
 					e.t.Fatalf("offer Sec-WebSocket-Extensions %q, want %q", e.extSeen, c.wantOffer)
@@ -1406,7 +956,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 				first := rpBytes(700, 1)
 				e.sendComp(rpOpBin, first, 1)
 				e.expect(rpOpBin, first, dflYes)
-				payload, msg := e.tx.encodeSyms(e.t, append([]dflSym{{length: 258, dist: 512}, {length: 254, dist: 512}}, dflLit([]byte("tail"))...))
+				payload, msg := e.tx.encodeSyms(e.t, append([]deflatetest.Sym{{Length: 258, Dist: 512}, {Length: 254, Dist: 512}}, deflatetest.Literals([]byte("tail"))...))
 				e.send(dflFramesOf(rpOpBin, payload, 2)...)
 				e.expect(rpOpBin, msg, dflYes)
 				if !bytes.Equal(msg[:258], first[700-512:700-512+258]) {
@@ -1420,7 +970,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 				first := rpBytes(700, 1)
 				e.sendComp(rpOpBin, first, 1)
 				e.expect(rpOpBin, first, dflYes)
-				e.send(dflFramesOf(rpOpBin, dflEncodeFixed([]dflSym{{length: 10, dist: 513}}), 1)...)
+				e.send(dflFramesOf(rpOpBin, deflatetest.EncodeFixed([]deflatetest.Sym{{Length: 10, Dist: 513}}), 1)...)
 				e.expectCorrupt()
 			}},
 		{name: "window-15-exact-distance-after-wrap", ours: ctx, run: func(e *dflEnv) {
@@ -1434,7 +984,7 @@ func TestDeflateContextTakeover(t *testing.T) {
 				e.sendComp(rpOpBin, m, 2)
 				e.expect(rpOpBin, m, dflYes)
 			}
-			syms := []dflSym{{length: 258, dist: 32768}, {length: 258, dist: 32768}, {length: 100, dist: 32768}}
+			syms := []deflatetest.Sym{{Length: 258, Dist: 32768}, {Length: 258, Dist: 32768}, {Length: 100, Dist: 32768}}
 			payload, msg := e.tx.encodeSyms(e.t, syms)
 			want := all[len(all)-32768 : len(all)-32768+616]
 			if !bytes.Equal(msg, want) {
@@ -1442,17 +992,17 @@ func TestDeflateContextTakeover(t *testing.T) {
 			}
 			e.send(dflFramesOf(rpOpBin, payload, 1)...)
 			e.expect(rpOpBin, want, dflYes)
-			e.send(dflFramesOf(rpOpBin, dflEncodeFixed([]dflSym{{length: 3, dist: 32769}}), 1)...)
+			e.send(dflFramesOf(rpOpBin, deflatetest.EncodeFixed([]deflatetest.Sym{{Length: 3, Dist: 32769}}), 1)...)
 			e.expectCorrupt()
 		}},
-		{name: "partly-read-message-still-feeds-the-context", ours: ctx, opts: rpOpts{serve: dflEchoPrefix}, run: func(e *dflEnv) {
+		{name: "partly-read-message-still-feeds-the-context", ours: ctx, opts: rpOpts{serve: rpEchoPrefix}, run: func(e *dflEnv) {
 			// The application reads 3 bytes of the first message; the rest
 			// is discarded by inflating it, so the second message may refer
 			// to it.
 			first := rpBytes(3000, 9)
 			e.sendComp(rpOpBin, first, 2)
 			e.expect(rpOpBin, first[:3], dflEither)
-			payload, msg := e.tx.encodeSyms(e.t, []dflSym{{length: 258, dist: 1000}, {length: 3, dist: 2999}})
+			payload, msg := e.tx.encodeSyms(e.t, []deflatetest.Sym{{Length: 258, Dist: 1000}, {Length: 3, Dist: 2999}})
 			if !bytes.Equal(msg[:258], first[2000:2258]) {
 				e.t.Fatal("reference decoded wrong")
 			}
@@ -1465,35 +1015,15 @@ func TestDeflateContextTakeover(t *testing.T) {
 				first := []byte("a message the next one must not refer to")
 				e.sendComp(rpOpText, first, 1)
 				e.expect(rpOpText, first, dflYes)
-				syms := dflLZ77(first, first, 1<<15)
+				syms := deflatetest.LZ77(first, first, 1<<15)
 				if len(syms) != 1 {
 					e.t.Fatalf("expected one back-reference, got %v", syms)
 				}
-				e.send(dflFramesOf(rpOpText, dflEncodeFixed(syms), 1)...)
+				e.send(dflFramesOf(rpOpText, deflatetest.EncodeFixed(syms), 1)...)
 				e.expectCorrupt()
 			}},
 	}
 	dflRunCases(t, cases)
-}
-
-// dflEchoPrefix echoes the first 3 bytes of each message with WriteMessage
-// and leaves the rest for NextReader to discard.
-func dflEchoPrefix(c *Conn) error {
-	for {
-		mt, r, err := c.NextReader()
-		if err != nil {
-			return err
-		}
-		var buf [3]byte
-		n, err := io.ReadFull(r, buf[:])
-		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-			return err
-		}
-		if err := c.WriteMessage(mt, buf[:n]); err != nil {
-			c.CloseNow()
-			return err
-		}
-	}
 }
 
 func dflManyMessagesNoRatio(e *dflEnv, count int) {
@@ -1736,14 +1266,14 @@ func TestDeflateReservedBits(t *testing.T) {
 			e.send(rpClose(1000, "bye"))
 			e.expectClose(1000)
 		}},
-		{name: "rsv1-not-negotiated/server-not-configured", roles: dflOnlyServer, off: true, run: func(e *dflEnv) {
+		{name: "rsv1-not-negotiated/server-not-configured", roles: rpOnlyServer, off: true, run: func(e *dflEnv) {
 			if e.deflate {
 				e.t.Fatal("compression negotiated")
 			}
 			dflFlowDeclined(e)
 		}},
-		{name: "rsv1-not-negotiated/no-offer", roles: dflOnlyServer, offer: dflNone, run: dflFlowDeclined},
-		{name: "rsv1-not-negotiated/no-response", roles: dflOnlyClient, response: dflNone, run: dflFlowDeclined},
+		{name: "rsv1-not-negotiated/no-offer", roles: rpOnlyServer, offer: dflNone, run: dflFlowDeclined},
+		{name: "rsv1-not-negotiated/no-response", roles: rpOnlyClient, response: dflNone, run: dflFlowDeclined},
 	}
 	dflRunCases(t, cases)
 }
@@ -1881,7 +1411,7 @@ func TestDeflateCorrupt(t *testing.T) {
 	truncated := func(e *dflEnv) []byte {
 		p := e.tx.compress(dflJSON(40, 4000))
 		for cut := len(p) / 2; cut > 0; cut-- {
-			if _, err := dflRefInflate(nil, p[:cut], 1<<20); err != nil {
+			if _, err := deflatetest.InflateMessage(nil, p[:cut], 1<<20); err != nil {
 				return p[:cut]
 			}
 		}
@@ -1899,7 +1429,7 @@ func TestDeflateCorrupt(t *testing.T) {
 	garbage := func() []byte {
 		for seed := uint64(1); ; seed++ {
 			g := rpBytes(64, seed)
-			if _, err := dflRefInflate(nil, g, 1<<20); err != nil && !errors.Is(err, errDflShort) {
+			if _, err := deflatetest.InflateMessage(nil, g, 1<<20); err != nil && !errors.Is(err, deflatetest.ErrShort) {
 				return g
 			}
 		}
@@ -1914,7 +1444,7 @@ func TestDeflateCorrupt(t *testing.T) {
 		{name: "reserved-block-type", run: one([]byte{0x07})},
 		{name: "reserved-block-type-not-final", run: one([]byte{0x06, 0x00})},
 		{name: "stored-len-nlen-mismatch", run: one([]byte{0x00, 0x05, 0x00, 0x00, 0x00, 'h', 'e', 'l', 'l', 'o'})},
-		{name: "distance-too-far", run: one(dflEncodeFixed([]dflSym{{lit: 'a'}, {length: 3, dist: 5}}))},
+		{name: "distance-too-far", run: one(deflatetest.EncodeFixed([]deflatetest.Sym{{Lit: 'a'}, {Length: 3, Dist: 5}}))},
 		{name: "reference-without-any-history", run: one([]byte{0xf2, 0x00, 0x11, 0x00, 0x00})},
 		{name: "garbage", run: one(garbage)},
 		{name: "data-after-final-block", run: one(finalThenJunk)},
@@ -1925,20 +1455,20 @@ func TestDeflateCorrupt(t *testing.T) {
 		{name: "corrupt-in-later-fragment", run: func(e *dflEnv) {
 			p := e.tx.compress(dflJSON(41, 3000))
 			p = append(p[:len(p)/2:len(p)/2], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
-			if _, err := dflRefInflate(nil, p, 1<<20); err == nil {
+			if _, err := deflatetest.InflateMessage(nil, p, 1<<20); err == nil {
 				e.t.Fatal("the corrupted stream decodes")
 			}
 			e.send(dflFramesOf(rpOpText, p, 3)...)
 			e.expectCorrupt()
 		}},
-		{name: "corrupt-in-the-unread-part", opts: rpOpts{serve: dflEchoPrefix}, run: func(e *dflEnv) {
+		{name: "corrupt-in-the-unread-part", opts: rpOpts{serve: rpEchoPrefix}, run: func(e *dflEnv) {
 			// The application reads 3 bytes; discarding the rest inflates
 			// it, and finds it corrupt.
 			e.send(dflFramesOf(rpOpBin, []byte{0x00, 0x06, 0x00, 0xf9, 0xff, 'a', 'b', 'c', 'd', 'e', 'f', 0x07}, 2)...)
 			e.expect(rpOpBin, []byte("abc"), dflNo)
 			e.expectCorrupt()
 		}},
-		{name: "invalid-utf8-in-the-unread-part", opts: rpOpts{serve: dflEchoPrefix}, run: func(e *dflEnv) {
+		{name: "invalid-utf8-in-the-unread-part", opts: rpOpts{serve: rpEchoPrefix}, run: func(e *dflEnv) {
 			e.sendComp(rpOpText, append([]byte("abcdef"), 0xff), 1)
 			e.expect(rpOpText, []byte("abc"), dflNo)
 			e.expectClose(1007)
@@ -2156,8 +1686,8 @@ func TestDeflatePrepared(t *testing.T) {
 			m2 := e.expect(rpOpText, big, wantComp)
 			if wantWindow > 0 {
 				_, res, err := (&dflReceiver{bits: 15}).inflate(m1.payload)
-				if err != nil || res.maxDist > wantWindow {
-					e.t.Fatalf("prepared frame: %v, refers %d bytes back, window %d", err, res.maxDist, wantWindow)
+				if err != nil || res.MaxDist > wantWindow {
+					e.t.Fatalf("prepared frame: %v, refers %d bytes back, window %d", err, res.MaxDist, wantWindow)
 				}
 			}
 			// The context (if any) is still in step: a normal message
@@ -2180,17 +1710,17 @@ func TestDeflatePrepared(t *testing.T) {
 	}
 	opts := rpOpts{serve: serve}
 	cases := []dflCase{
-		{name: "uncompressed", roles: dflOnlyServer, opts: opts, offer: dflNone, run: check("uncompressed", dflNo, 0)},
-		{name: "no-takeover", roles: dflOnlyServer, opts: opts, offer: "permessage-deflate", run: check("no-takeover", dflYes, 0)},
-		{name: "no-takeover-again", roles: dflOnlyServer, opts: opts, offer: "permessage-deflate", run: check("no-takeover-again", dflYes, 0)},
-		{name: "takeover", roles: dflOnlyServer, opts: opts, ours: &CompressionOptions{ContextTakeover: true}, offer: "permessage-deflate",
+		{name: "uncompressed", roles: rpOnlyServer, opts: opts, offer: dflNone, run: check("uncompressed", dflNo, 0)},
+		{name: "no-takeover", roles: rpOnlyServer, opts: opts, offer: "permessage-deflate", run: check("no-takeover", dflYes, 0)},
+		{name: "no-takeover-again", roles: rpOnlyServer, opts: opts, offer: "permessage-deflate", run: check("no-takeover-again", dflYes, 0)},
+		{name: "takeover", roles: rpOnlyServer, opts: opts, ours: &CompressionOptions{ContextTakeover: true}, offer: "permessage-deflate",
 			run: check("takeover", dflYes, 0)},
-		{name: "window-9", roles: dflOnlyServer, opts: opts, offer: "permessage-deflate; server_max_window_bits=9", run: check("window-9", dflYes, 512)},
-		{name: "window-9-takeover", roles: dflOnlyServer, opts: opts, ours: &CompressionOptions{ContextTakeover: true},
+		{name: "window-9", roles: rpOnlyServer, opts: opts, offer: "permessage-deflate; server_max_window_bits=9", run: check("window-9", dflYes, 512)},
+		{name: "window-9-takeover", roles: rpOnlyServer, opts: opts, ours: &CompressionOptions{ContextTakeover: true},
 			offer: "permessage-deflate; server_max_window_bits=9", run: check("window-9-takeover", dflYes, 512)},
-		{name: "level-9", roles: dflOnlyServer, opts: opts, ours: &CompressionOptions{Level: 9}, offer: "permessage-deflate", run: check("level-9", dflYes, 0)},
-		{name: "client", roles: dflOnlyClient, opts: opts, run: check("client", dflYes, 0)},
-		{name: "client-takeover", roles: dflOnlyClient, opts: opts, ours: &CompressionOptions{ContextTakeover: true}, run: check("client-takeover", dflYes, 0)},
+		{name: "level-9", roles: rpOnlyServer, opts: opts, ours: &CompressionOptions{Level: 9}, offer: "permessage-deflate", run: check("level-9", dflYes, 0)},
+		{name: "client", roles: rpOnlyClient, opts: opts, run: check("client", dflYes, 0)},
+		{name: "client-takeover", roles: rpOnlyClient, opts: opts, ours: &CompressionOptions{ContextTakeover: true}, run: check("client-takeover", dflYes, 0)},
 	}
 	t.Run("group", func(t *testing.T) { dflRunCases(t, cases) })
 	if t.Failed() {

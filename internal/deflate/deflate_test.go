@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rfc6455/websocket/internal/deflatetest"
 )
 
 var testLevels = []int{flate.HuffmanOnly, 0, flate.BestSpeed, 2, flate.DefaultCompression, 6, flate.BestCompression}
@@ -85,19 +87,19 @@ func checkStream(t *testing.T, stream, msgs [][]byte, windowBits int, takeover b
 	var want, got []byte
 	maxDist := 0
 	if takeover {
-		res, err := refInflate(nil, withTail(stream...), false, 1<<30)
+		res, err := deflatetest.Inflate(nil, withTail(stream...), deflatetest.EndOfInput, 1<<30)
 		if err != nil {
 			t.Fatalf("reference inflater: %v", err)
 		}
-		got, maxDist = res.out, res.maxDist
+		got, maxDist = res.Out, res.MaxDist
 	} else {
 		for i, c := range stream {
-			res, err := refInflate(nil, withTail(c), false, 1<<30)
+			res, err := deflatetest.Inflate(nil, withTail(c), deflatetest.EndOfInput, 1<<30)
 			if err != nil {
 				t.Fatalf("reference inflater, message %d: %v", i, err)
 			}
-			got = append(got, res.out...)
-			maxDist = max(maxDist, res.maxDist)
+			got = append(got, res.Out...)
+			maxDist = max(maxDist, res.MaxDist)
 		}
 	}
 	for _, m := range msgs {
@@ -138,18 +140,18 @@ func TestWindowBitsBound(t *testing.T) {
 					stream = append(stream, c)
 				}
 				e.Release()
-				res, err := refInflate(nil, withTail(stream...), false, 1<<30)
+				res, err := deflatetest.Inflate(nil, withTail(stream...), deflatetest.EndOfInput, 1<<30)
 				if err != nil {
 					t.Fatalf("%s wb=%d level=%d: reference inflater: %v", name, wb, level, err)
 				}
-				if want := bytes.Repeat(in, 3); !bytes.Equal(res.out, want) {
+				if want := bytes.Repeat(in, 3); !bytes.Equal(res.Out, want) {
 					t.Fatalf("%s wb=%d level=%d: output differs", name, wb, level)
 				}
 				switch {
-				case wb < 15 && res.maxDist != 0:
-					t.Errorf("%s wb=%d level=%d: back-reference distance %d, want none", name, wb, level, res.maxDist)
-				case wb == 15 && (res.maxDist == 0 || res.maxDist > 1<<15):
-					t.Errorf("%s wb=15 level=%d: largest distance %d, want 1..32768", name, level, res.maxDist)
+				case wb < 15 && res.MaxDist != 0:
+					t.Errorf("%s wb=%d level=%d: back-reference distance %d, want none", name, wb, level, res.MaxDist)
+				case wb == 15 && (res.MaxDist == 0 || res.MaxDist > 1<<15):
+					t.Errorf("%s wb=15 level=%d: largest distance %d, want 1..32768", name, level, res.MaxDist)
 				}
 			}
 		}
@@ -417,69 +419,6 @@ func TestInteropFlate(t *testing.T) {
 	}
 }
 
-// fixedBlock builds a message of one fixed-Huffman DEFLATE block (BFINAL
-// clear) holding the given literals and then one copy of (length, dist),
-// followed by the header bits of the empty stored block of a sync flush:
-// what a peer's compressor could send.
-func fixedBlock(literals []byte, length, dist int) []byte {
-	var out []byte
-	var acc uint64
-	var n uint
-	put := func(v uint64, bits uint) { // LSB first
-		acc |= v << n
-		n += bits
-		for n >= 8 {
-			out = append(out, byte(acc))
-			acc >>= 8
-			n -= 8
-		}
-	}
-	code := func(c uint64, bits uint) { // Huffman codes go MSB first
-		var r uint64
-		for i := range bits {
-			r |= (c >> i & 1) << (bits - 1 - i)
-		}
-		put(r, bits)
-	}
-	lit := func(v int) {
-		switch {
-		case v < 144:
-			code(uint64(0x30+v), 8)
-		case v < 256:
-			code(uint64(0x190+v-144), 9)
-		case v < 280:
-			code(uint64(v-256), 7)
-		default:
-			code(uint64(0xc0+v-280), 8)
-		}
-	}
-	put(0, 1) // BFINAL
-	put(1, 2) // fixed Huffman
-	for _, b := range literals {
-		lit(int(b))
-	}
-	if length > 0 {
-		sym := 0
-		for sym+1 < len(refLenBase) && refLenBase[sym+1] <= length {
-			sym++
-		}
-		lit(257 + sym)
-		put(uint64(length-refLenBase[sym]), uint(refLenExtra[sym]))
-		ds := 0
-		for ds+1 < len(refDistBase) && refDistBase[ds+1] <= dist {
-			ds++
-		}
-		code(uint64(ds), 5)
-		put(uint64(dist-refDistBase[ds]), uint(refDistExt[ds]))
-	}
-	lit(256)
-	put(0, 3) // empty stored block header; the rest is the removed tail
-	if n > 0 {
-		put(0, 8-n)
-	}
-	return out
-}
-
 // TestDecoderWindow checks that with context takeover the Decoder keeps
 // exactly the last 2^windowBits bytes of output: a back-reference of
 // exactly that distance into the previous messages works, one byte more is
@@ -508,7 +447,7 @@ func TestDecoderWindow(t *testing.T) {
 				}
 			}
 			e.Release()
-			got, err := inflate(d, bytes.NewReader(fixedBlock(nil, 5, dist)), 999, 100)
+			got, err := inflate(d, bytes.NewReader(deflatetest.EncodeFixed([]deflatetest.Sym{{Length: 5, Dist: dist}})), 999, 100)
 			if dist <= w {
 				hist := append([]byte(nil), all...)
 				for range 5 {
@@ -542,7 +481,7 @@ func TestCorrupt(t *testing.T) {
 		{"non-zero byte after final block", hexBytes("f3 48 cd c9 c9 07 00 01")},
 		{"message after final block", append(hexBytes("f3 48 cd c9 c9 07 00"), hello...)},
 		{"final block ends inside the tail", hexBytes("03")},
-		{"distance before start", fixedBlock([]byte("a"), 3, 2)},
+		{"distance before start", deflatetest.EncodeFixed(append(deflatetest.Literals([]byte("a")), deflatetest.Sym{Length: 3, Dist: 2}))},
 		{"bad dynamic header", hexBytes("04 ff ff ff ff")},
 	}
 	for _, tt := range tests {

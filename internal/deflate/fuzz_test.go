@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"testing"
+
+	"github.com/rfc6455/websocket/internal/deflatetest"
 )
 
 // fuzzLimit is how much output FuzzDecode reads from one message before it
@@ -19,8 +21,8 @@ func refMessage(hist, data []byte) (out []byte, ok, tooLong bool) {
 	if len(data) == 0 {
 		stream = inflateTail[len(syncTail):]
 	}
-	res, err := refInflate(hist, stream, true, fuzzLimit)
-	if errors.Is(err, errRefTooLong) {
+	res, err := deflatetest.Inflate(hist, stream, deflatetest.FinalBlock, fuzzLimit)
+	if errors.Is(err, deflatetest.ErrTooLong) {
 		return nil, false, true
 	}
 	if err != nil {
@@ -28,16 +30,16 @@ func refMessage(hist, data []byte) (out []byte, ok, tooLong bool) {
 	}
 	switch {
 	case len(data) == 0:
-	case res.used == len(data)+len(inflateTail), res.used == len(data)+len(syncTail):
-	case res.used <= len(data):
-		rest := data[res.used:]
+	case res.Used == len(data)+len(inflateTail), res.Used == len(data)+len(syncTail):
+	case res.Used <= len(data):
+		rest := data[res.Used:]
 		if len(rest) > 1 || len(rest) == 1 && rest[0] != 0 {
 			return nil, false, false
 		}
 	default:
 		return nil, false, false
 	}
-	return res.out, true, false
+	return res.Out, true, false
 }
 
 // FuzzDecode inflates arbitrary bytes as a compressed message, twice (the
@@ -60,8 +62,8 @@ func FuzzDecode(f *testing.F) {
 		fw.Flush()
 		f.Add(bytes.TrimSuffix(buf.Bytes(), syncTail[:]), i%2 == 0, uint8(i+5), uint8(i))
 	}
-	f.Add(fixedBlock([]byte("abc"), 258, 3), true, uint8(7), uint8(1))
-	f.Add(fixedBlock(nil, 3, 1), true, uint8(0), uint8(2))
+	f.Add(deflatetest.EncodeFixed(append(deflatetest.Literals([]byte("abc")), deflatetest.Sym{Length: 258, Dist: 3})), true, uint8(7), uint8(1))
+	f.Add(deflatetest.EncodeFixed([]deflatetest.Sym{{Length: 3, Dist: 1}}), true, uint8(0), uint8(2))
 
 	f.Fuzz(func(t *testing.T, data []byte, takeover bool, wb, split uint8) {
 		windowBits := 8 + int(wb%8)
