@@ -67,22 +67,23 @@ type Conn struct {
 	pongHandler func(data []byte)
 
 	// Write side.
-	msgMu      sync.Mutex // held for a whole data message
-	wmu        sync.Mutex // held for one frame
-	closeSent  bool       // wmu
-	werr       error      // wmu
-	hdrBuf     [frame.MaxHeaderSize]byte
-	pend       *[]byte     // wmu: frames waiting to be written together
-	pendFlag   atomic.Bool // pend holds frames
-	moreInput  atomic.Bool // the reader has input buffered beyond the last message
-	flushTimer *time.Timer // wmu
-	batch      [][]byte    // wmu: WritePreparedMessages' vector
-	iov        [2][]byte
-	bufs       net.Buffers
-	enc        *deflate.Encoder // msgMu
-	writer     messageWriter    // msgMu
-	writerGen  atomic.Uint64
-	noCompress atomic.Bool
+	msgMu       sync.Mutex // held for a whole data message
+	wmu         sync.Mutex // held for one frame
+	closeSent   bool       // wmu
+	werr        error      // wmu
+	hdrBuf      [frame.MaxHeaderSize]byte
+	pend        *[]byte     // wmu: frames waiting to be written together
+	pendFlag    atomic.Bool // pend holds frames
+	moreInput   atomic.Bool // the reader has input buffered beyond the last message
+	flushTimer  *time.Timer // wmu
+	batch       [][]byte    // wmu: WritePreparedMessages' vector
+	iov         [2][]byte
+	bufs        net.Buffers
+	enc         *deflate.Encoder // msgMu
+	encReleased bool             // msgMu: closed, enc given back
+	writer      messageWriter    // msgMu
+	writerGen   atomic.Uint64
+	noCompress  atomic.Bool
 
 	// Close state.
 	closeRecv atomic.Bool
@@ -560,6 +561,16 @@ func (c *Conn) closeNow() {
 	c.closeOnce.Do(func() {
 		_ = c.nc.Close()
 		close(c.done)
+		// Give the compressor back unless a message writer holds it (it
+		// then goes to the garbage collector).
+		if c.msgMu.TryLock() {
+			if c.enc != nil {
+				c.enc.Release()
+				c.enc = nil
+			}
+			c.encReleased = true
+			c.msgMu.Unlock()
+		}
 		if c.ka != nil {
 			c.ka.Stop()
 		}
@@ -574,6 +585,17 @@ func (c *Conn) beginRead() error {
 	return nil
 }
 
+// endRead gives the read side back. Once reading has ended for good, the
+// decompressor goes back to its pool: no Read is in progress here, and
+// later reads return the sticky error before touching it.
+func (c *Conn) endRead() {
+	if c.readErr != nil && c.dec != nil {
+		c.dec.Release()
+		c.dec = nil
+	}
+	c.readMu.Unlock()
+}
+
 // NextReader returns the next data message's type and a reader over its
 // payload. The reader is valid until the next call to NextReader or
 // ReadMessage; an unread rest of the previous message is discarded first
@@ -584,7 +606,7 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 	if err := c.beginRead(); err != nil {
 		return 0, nil, err
 	}
-	defer c.readMu.Unlock()
+	defer c.endRead()
 	mt, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, err
@@ -723,7 +745,7 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	if err == nil {
 		p, err = c.readWhole()
 	}
-	c.readMu.Unlock()
+	c.endRead()
 	if err != nil {
 		return 0, nil, err
 	}
@@ -1030,9 +1052,10 @@ func dataOpcode(mt MessageType) (frame.Opcode, error) {
 	return 0, ErrBadMessageType
 }
 
-// encoder returns the connection's compressor (msgMu held).
+// encoder returns the connection's compressor (msgMu held), or nil once
+// the connection is closed and the compressor was given back.
 func (c *Conn) encoder() *deflate.Encoder {
-	if c.enc == nil {
+	if c.enc == nil && !c.encReleased {
 		d := c.negotiated
 		bits, noCtx := d.ServerMaxWindowBits, d.ServerNoContextTakeover
 		if c.role == RoleClient {
@@ -1061,7 +1084,11 @@ func (c *Conn) compressing(n int) bool {
 // gives back with putWriteBuf (msgMu held).
 func (c *Conn) compress(p []byte) (*[]byte, []byte, error) {
 	bp := getWriteBuf(len(p)/2 + 64)
-	out, err := c.encoder().AppendCompressed((*bp)[:0], p)
+	enc := c.encoder()
+	if enc == nil {
+		return bp, nil, ErrClosed
+	}
+	out, err := enc.AppendCompressed((*bp)[:0], p)
 	*bp = out[:0]
 	return bp, out, err
 }
@@ -1157,7 +1184,7 @@ func (c *Conn) Close(code StatusCode, reason string) error {
 		return err
 	}
 	if c.readMu.TryLock() {
-		defer c.readMu.Unlock()
+		defer c.endRead()
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.o.closeTimeout))
 		for {
 			if _, err := c.nextMessage(); err != nil {

@@ -24,7 +24,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 	if err := c.beginRead(); err != nil {
 		return 0, err
 	}
-	defer c.readMu.Unlock()
+	defer c.endRead()
 	for {
 		n, err := c.readMessageData(p)
 		if n == 0 && err == nil && len(p) > 0 {
@@ -74,8 +74,13 @@ func (c *Conn) NextWriter(mt MessageType) (io.WriteCloser, error) {
 	w.op, w.rsv, w.closed, w.err = op, 0, false, nil
 	w.comp = c.negotiated != nil && !c.noCompress.Load()
 	if w.comp {
+		enc := c.encoder()
+		if enc == nil {
+			c.msgMu.Unlock()
+			return nil, ErrClosed
+		}
 		w.rsv = frame.Rsv1
-		c.encoder().Reset(compressSink{w})
+		enc.Reset(compressSink{w})
 	}
 	w.bp = getWriteBuf(c.o.writeBufSize)
 	return &msgWriterHandle{w: w, gen: c.writerGen.Add(1)}, nil
