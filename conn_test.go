@@ -398,3 +398,18 @@ func TestHandlerPanicClosesWith1011(t *testing.T) {
 		t.Fatalf("got %v, want close 1011", err)
 	}
 }
+
+func TestInvalidCompressionLevel(t *testing.T) {
+	bad := &CompressionOptions{Level: 42}
+	if _, _, err := Dial(context.Background(), "ws://127.0.0.1:1/", &DialOptions{Options: Options{Compression: bad}}); !errors.Is(err, ErrInvalidCompressionLevel) {
+		t.Fatalf("Dial: %v", err)
+	}
+	cfg := DefaultConfig()
+	cfg.Compression = bad
+	srv := httptest.NewServer(Handler(cfg, connEcho))
+	defer srv.Close()
+	_, resp, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("server with a bad level: %v %v", err, resp)
+	}
+}

@@ -60,6 +60,9 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if opts == nil {
 		opts = &DialOptions{}
 	}
+	if err := opts.Compression.check(); err != nil {
+		return nil, nil, fmt.Errorf("websocket: dial: %w", err)
+	}
 	timeout := opts.HandshakeTimeout
 	if timeout <= 0 {
 		timeout = DefaultHandshakeTimeout

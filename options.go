@@ -2,6 +2,8 @@ package websocket
 
 import (
 	"compress/flate"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -114,6 +116,18 @@ type CompressionOptions struct {
 	// RequestNoContextTakeover asks the peer to reset its compressor per
 	// message, which lets this end pool its decompressor between messages.
 	RequestNoContextTakeover bool
+}
+
+// ErrInvalidCompressionLevel is returned by Upgrade and Dial for a
+// CompressionOptions.Level outside compress/flate's range (-2 to 9).
+var ErrInvalidCompressionLevel = errors.New("websocket: invalid compression level")
+
+// check validates the options; nil is valid (compression off).
+func (o *CompressionOptions) check() error {
+	if o != nil && (o.Level < flate.HuffmanOnly || o.Level > flate.BestCompression) {
+		return fmt.Errorf("%w %d", ErrInvalidCompressionLevel, o.Level)
+	}
+	return nil
 }
 
 func (o *CompressionOptions) level() int {

@@ -144,6 +144,9 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 	if cfg.QueueSize < 0 {
 		return bad("QueueSize is %d", cfg.QueueSize)
 	}
+	if err := cfg.Compression.check(); err != nil {
+		return bad("%v", err)
+	}
 	if cfg.ReadLimit < 0 {
 		return bad("ReadLimit is %d", cfg.ReadLimit)
 	}

@@ -83,6 +83,10 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error)
 	if cfg == nil {
 		cfg = DefaultConfig()
 	}
+	if err := cfg.Compression.check(); err != nil {
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return nil, err
+	}
 	res, err := handshake.Server(r, cfg.serverConfig())
 	if err != nil {
 		var re *handshake.RejectError
