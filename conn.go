@@ -845,22 +845,36 @@ const maxCopy = 2048
 func (c *Conn) writeFrame(fin bool, rsv uint8, op frame.Opcode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if err := c.writable(); err != nil {
+		return err
+	}
+	if op == frame.OpClose {
+		c.closeSent = true
+	}
+	return c.writeFailed(c.writeFrameLocked(fin, rsv, op, p))
+}
+
+// writable reports why nothing more may be written, if so (wmu held).
+func (c *Conn) writable() error {
 	if c.werr != nil {
 		return c.werr
 	}
 	if c.closeSent {
 		return ErrCloseSent
 	}
-	if op == frame.OpClose {
-		c.closeSent = true
+	return nil
+}
+
+// writeFailed records a write error as the sticky one and returns it (wmu
+// held); nil passes through.
+func (c *Conn) writeFailed(err error) error {
+	if err == nil {
+		return nil
 	}
-	err := c.writeFrameLocked(fin, rsv, op, p)
-	if err != nil {
-		if errors.Is(err, net.ErrClosed) {
-			err = ErrClosed
-		}
-		c.werr = err
+	if errors.Is(err, net.ErrClosed) {
+		err = ErrClosed
 	}
+	c.werr = err
 	return err
 }
 
@@ -977,9 +991,7 @@ func (c *Conn) flushPending() {
 	if c.pend == nil || c.werr != nil {
 		return
 	}
-	if err := c.flushLocked(); err != nil {
-		c.werr = err
-	}
+	c.writeFailed(c.flushLocked())
 }
 
 // beforeBlock runs before every read from the network: no more input is
@@ -991,9 +1003,7 @@ func (c *Conn) beforeBlock() {
 	c.moreInput.Store(false)
 	if c.pendFlag.Load() && c.wmu.TryLock() {
 		if c.pend != nil && c.werr == nil {
-			if err := c.flushLocked(); err != nil {
-				c.werr = err
-			}
+			c.writeFailed(c.flushLocked())
 		}
 		c.wmu.Unlock()
 	}

@@ -84,16 +84,7 @@ func (pm *PreparedMessage) frame(k prepKey) ([]byte, error) {
 // WritePreparedMessage writes pm to the connection. It is safe for
 // concurrent use, like WriteMessage.
 func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
-	b, shared, err := c.preparedFrame(pm)
-	if err != nil {
-		return err
-	}
-	if !shared {
-		return c.WriteMessage(pm.mt, pm.data)
-	}
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	return c.writeEncoded(b)
+	return c.WritePreparedMessages(pm)
 }
 
 // WritePreparedMessages writes several prepared messages in order, as one
@@ -105,11 +96,8 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 	defer c.msgMu.Unlock()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return c.werr
-	}
-	if c.closeSent {
-		return ErrCloseSent
+	if err := c.writable(); err != nil {
+		return err
 	}
 	batch := c.batch[:0]
 	for _, pm := range pms {
@@ -137,8 +125,7 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 			err = c.writeFrameLocked(true, 0, op, pm.data)
 		}
 		if err != nil {
-			c.werr = err
-			return err
+			return c.writeFailed(err)
 		}
 	}
 	err := c.writeBatchLocked(batch)
@@ -165,10 +152,7 @@ func (c *Conn) writeBatchLocked(batch [][]byte) error {
 		_, err = c.bufs.WriteTo(c.nc)
 		c.bufs = nil
 	}
-	if err != nil {
-		c.werr = err
-	}
-	return err
+	return c.writeFailed(err)
 }
 
 // preparedFrame returns pm's frame for this connection, and false when
@@ -188,30 +172,4 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) ([]byte, bool, error) {
 	}
 	b, err := pm.frame(k)
 	return b, err == nil, err
-}
-
-// writeEncoded writes a complete, already encoded data frame.
-func (c *Conn) writeEncoded(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return c.werr
-	}
-	if c.closeSent {
-		return ErrCloseSent
-	}
-	var err error
-	if len(b) <= maxCopy {
-		if c.pend == nil {
-			c.pend = getWriteBuf(len(b))
-		}
-		*c.pend = append(*c.pend, b...)
-		err = c.sendPending(true)
-	} else if err = c.flushLocked(); err == nil {
-		_, err = c.nc.Write(b)
-	}
-	if err != nil {
-		c.werr = err
-	}
-	return err
 }
