@@ -262,12 +262,8 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The handshake and origin checks first: a plain HTTP request gets
 	// 426, not 401, and a foreign page learns nothing about tokens.
-	if _, err := handshake.Server(r, rc.hs); err != nil {
-		var re *handshake.RejectError
-		if !errors.As(err, &re) {
-			http.Error(w, "Bad Request", http.StatusBadRequest)
-			return
-		}
+	res, err := handshake.Server(r, rc.hs)
+	if err != nil {
 		switch {
 		case errors.Is(err, handshake.ErrBadKey), errors.Is(err, handshake.ErrMissingKey):
 			hub.invalidKeys.Add(1)
@@ -275,12 +271,7 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 			hub.secRejections.Add(1)
 		}
 		rc.logDebug(r, "handshake refused", err)
-		for k, vs := range re.Header {
-			for _, v := range vs {
-				w.Header().Add(k, v)
-			}
-		}
-		http.Error(w, re.Reason, re.Status)
+		writeReject(w, err)
 		return
 	}
 
@@ -359,7 +350,8 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 		hub.successfulAuths.Add(1)
 	}
 
-	c, err := Upgrade(w, r, rc.upgrade)
+	// The handshake was decided above, before authentication.
+	c, err := upgradeAccepted(w, rc.upgrade, res)
 	if err != nil {
 		rc.logDebug(r, "upgrade failed", err)
 		return

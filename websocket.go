@@ -89,19 +89,31 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error)
 	}
 	res, err := handshake.Server(r, cfg.serverConfig())
 	if err != nil {
-		var re *handshake.RejectError
-		if errors.As(err, &re) {
-			for k, vs := range re.Header {
-				for _, v := range vs {
-					w.Header().Add(k, v)
-				}
-			}
-			http.Error(w, re.Reason, re.Status)
-		} else {
-			http.Error(w, "Bad Request", http.StatusBadRequest)
-		}
+		writeReject(w, err)
 		return nil, err
 	}
+	return upgradeAccepted(w, cfg, res)
+}
+
+// writeReject answers a refused opening handshake with its status,
+// headers and short reason.
+func writeReject(w http.ResponseWriter, err error) {
+	var re *handshake.RejectError
+	if !errors.As(err, &re) {
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	}
+	for k, vs := range re.Header {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	http.Error(w, re.Reason, re.Status)
+}
+
+// upgradeAccepted completes an opening handshake that handshake.Server
+// accepted with res: hijack, write the 101, make the Conn.
+func upgradeAccepted(w http.ResponseWriter, cfg *Config, res *handshake.ServerResult) (*Conn, error) {
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
