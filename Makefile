@@ -6,10 +6,15 @@ ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
 FUZZPKGS ?= ./frame/ ./handshake/ ./internal/deflate/ ./internal/deflatetest/ . ./autobahn/check/
 
-.PHONY: test vet fmt-check fuzz bench bench-peers run autobahn
+.PHONY: test setup vet fmt-check fuzz bench bench-peers run autobahn
 
-test: vet fmt-check
+# make test installs the real peers the tests start (scripts/setup.sh:
+# chromium, nats-server, redis-server, Node ws) unless WS_SKIP_SETUP=1.
+test: setup vet fmt-check
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+setup:
+	@if [ "$(WS_SKIP_SETUP)" = 1 ]; then echo "setup skipped (WS_SKIP_SETUP=1)"; else bash scripts/setup.sh; fi
 
 vet:
 	$(GO) vet ./...
