@@ -57,10 +57,30 @@
 // Browsers send cookies with WebSocket handshakes to any site, so a server
 // that relies on cookies must refuse handshakes from other sites' pages.
 // By default Upgrade accepts a request with an Origin header only when the
-// origin is the same as the Host (requests without Origin, from non-browser
-// clients, pass). Config.AllowedOrigins lists other origins (patterns like
-// "https://*.example.com"); Config.CheckOrigin replaces the policy;
-// Config.AllowAllOrigins turns it off. A refused origin gets 403.
+// origin is the same as the request's: the same scheme (an http:// page
+// for a request over plain HTTP, https:// over TLS), and the same host and
+// port as the Host header (default ports filled in). Requests without
+// Origin, from non-browser clients, pass. Config.AllowedOrigins lists other
+// origins (patterns like "https://*.example.com"); Config.CheckOrigin
+// replaces the policy; Config.AllowAllOrigins turns it off. A refused
+// origin gets 403, and the error Upgrade returns names the Origin, the
+// Host and the scheme it was compared with (the response body does not).
+//
+// When TLS is terminated in front of the server (a reverse proxy or load
+// balancer forwarding plain HTTP), set Config.PublicScheme to "https", or
+// Config.TrustForwardedProto if the proxy sets X-Forwarded-Proto; the
+// proxy must pass the original Host through.
+//
+// The same-origin check trusts Host, and so does not stop DNS rebinding:
+// a page on evil.example whose DNS name is then made to resolve to your
+// server's address (127.0.0.1, or an intranet address the victim's
+// browser can reach) sends Origin http://evil.example:8080 and Host
+// evil.example:8080, which are same-origin. A server on a loopback or
+// private address, and any server that does not authenticate each
+// connection with something other than cookies, should list the names it
+// is reached by in Config.AllowedHosts ("localhost:8080",
+// "127.0.0.1:8080", "[::1]:8080"); other Hosts are refused with 421
+// Misdirected Request before the origin is looked at.
 //
 // # Limits and memory
 //

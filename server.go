@@ -102,6 +102,12 @@ type ServerConfig struct {
 	AllowedOrigins  []string
 	AllowAllOrigins bool
 	CheckOrigin     func(r *http.Request) bool
+	// AllowedHosts, PublicScheme and TrustForwardedProto: as in Config
+	// (Host allowlist against DNS rebinding; the scheme behind a proxy
+	// that terminates TLS).
+	AllowedHosts        []string
+	PublicScheme        string
+	TrustForwardedProto bool
 
 	// Subprotocols the server speaks, in preference order. Entries that
 	// look like tokens (TokenSubprotocolPrefix, TokenSubprotocolMarker)
@@ -205,6 +211,9 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 	up.Subprotocols = cfg.Subprotocols
 	up.AllowAllOrigins = cfg.AllowAllOrigins
 	up.CheckOrigin = cfg.CheckOrigin
+	up.AllowedHosts = cfg.AllowedHosts
+	up.PublicScheme = cfg.PublicScheme
+	up.TrustForwardedProto = cfg.TrustForwardedProto
 	for _, o := range cfg.AllowedOrigins {
 		if o == "*" {
 			up.AllowAllOrigins = true
@@ -484,6 +493,10 @@ type WebSocketConfig struct {
 	// Origin policy (see ServerConfig).
 	AllowedOrigins  []string
 	AllowAllOrigins bool
+	// Host allowlist and public scheme (see Config).
+	AllowedHosts        []string
+	PublicScheme        string
+	TrustForwardedProto bool
 
 	// AllowUnauthenticated and AllowQueryToken, see ServerConfig. Both
 	// off by default.
@@ -637,6 +650,9 @@ func New(cfg WebSocketConfig) (*Server, error) {
 		Compression:          cfg.Compression,
 		AllowedOrigins:       cfg.AllowedOrigins,
 		AllowAllOrigins:      cfg.AllowAllOrigins,
+		AllowedHosts:         cfg.AllowedHosts,
+		PublicScheme:         cfg.PublicScheme,
+		TrustForwardedProto:  cfg.TrustForwardedProto,
 		Subprotocols:         cfg.Subprotocols,
 		DefaultRoom:          cfg.DefaultRoom,
 		Logger:               cfg.Logger,

@@ -25,15 +25,34 @@ type Config struct {
 	// failed handshake when they offered any.
 	Subprotocols []string
 
-	// Origin policy. By default a request with an Origin header must be
-	// same-origin (Origin's host equals Host); requests without Origin
-	// (non-browser clients) pass. AllowedOrigins adds patterns such as
-	// "https://app.example.com" or "https://*.example.com". CheckOrigin,
-	// when set, replaces the policy. AllowAllOrigins turns the check off,
-	// which lets any web page use the visitor's cookies to talk to you.
+	// Origin policy (see "Origin considerations" in the package doc). By
+	// default a request with an Origin header must be same-origin: the
+	// Origin's scheme is the one the request came by (http over plain
+	// HTTP, https over TLS, or PublicScheme), and its host and port are
+	// Host's; requests without Origin (non-browser clients) pass.
+	// AllowedOrigins adds patterns such as "https://app.example.com" or
+	// "https://*.example.com" (a malformed pattern answers 500).
+	// CheckOrigin, when set, replaces the policy. AllowAllOrigins turns
+	// the check off, which lets any web page use the visitor's cookies to
+	// talk to you. Refusals answer 403.
 	AllowedOrigins  []string
 	AllowAllOrigins bool
 	CheckOrigin     func(r *http.Request) bool
+
+	// AllowedHosts, when set, lists the Host values served ("localhost:8080",
+	// "127.0.0.1:8080", "[::1]:8080", "example.com" for any port,
+	// "*.example.com"); any other Host is refused with 421 Misdirected
+	// Request, whatever the origin policy says. Set it on a server bound
+	// to a loopback or private address: it is what stops DNS rebinding.
+	AllowedHosts []string
+
+	// PublicScheme ("http" or "https") is the scheme pages reach this
+	// server by, for the same-origin check; set "https" when a proxy in
+	// front terminates TLS. TrustForwardedProto instead takes it from
+	// X-Forwarded-Proto (only behind a proxy that sets that header). By
+	// default it is https when the request came over TLS, else http.
+	PublicScheme        string
+	TrustForwardedProto bool
 
 	// HandshakeTimeout bounds writing the 101 response. Zero means
 	// DefaultHandshakeTimeout.
@@ -61,6 +80,10 @@ func (c *Config) serverConfig() *handshake.ServerConfig {
 		AllowAllOrigins: c.AllowAllOrigins,
 		AllowedOrigins:  c.AllowedOrigins,
 		CheckOrigin:     c.CheckOrigin,
+
+		AllowedHosts:        c.AllowedHosts,
+		PublicScheme:        c.PublicScheme,
+		TrustForwardedProto: c.TrustForwardedProto,
 	}
 	if co := c.Compression; co != nil {
 		sc.Deflate = &handshake.DeflateOptions{

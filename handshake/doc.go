@@ -9,7 +9,8 @@
 // Server turns an *http.Request into a decision: a *ServerResult holding
 // exactly the headers of the 101 Switching Protocols response, or a
 // *RejectError holding the HTTP status, a short reason and any headers to
-// answer with (405 with Allow, 426 with Sec-WebSocket-Version: 13). Malformed
+// answer with (405 with Allow, 421 for a Host not in AllowedHosts, 426 with
+// Sec-WebSocket-Version: 13). Malformed
 // or repeated handshake headers are rejected rather than guessed at.
 //
 // # Client
@@ -24,10 +25,23 @@
 // Browsers send Origin with every WebSocket handshake and let any page open
 // a WebSocket to any server, carrying the user's cookies. Server therefore
 // accepts by default only requests without Origin (non-browser clients) or
-// whose Origin's host and port equal the request's Host. ServerConfig's
-// AllowedOrigins adds patterns; AllowAllOrigins disables the check and
-// should be combined with authentication that does not rely on cookies;
-// CheckOrigin replaces the policy.
+// whose Origin is the request's own origin: the scheme the request came by
+// (http or ws over plain HTTP, https or wss over TLS, as r.TLS says), and
+// the host and port of the Host header, default ports filled in.
+// ServerConfig's AllowedOrigins adds patterns; AllowAllOrigins disables the
+// check and should be combined with authentication that does not rely on
+// cookies; CheckOrigin replaces the policy. Behind a proxy that terminates
+// TLS, r.TLS is nil although pages are https:// origins: set PublicScheme
+// to "https", or TrustForwardedProto when the proxy sets X-Forwarded-Proto.
+//
+// Comparing Origin with Host does not stop DNS rebinding. An attacker's page
+// on evil.example:8080 whose DNS name is re-pointed at 127.0.0.1 (or at an
+// intranet address the victim's browser can reach) sends Origin
+// http://evil.example:8080 and Host evil.example:8080: same origin. The
+// defence is ServerConfig.AllowedHosts, the names this server is really
+// reached by; any other Host is refused with 421 Misdirected Request,
+// whatever the origin policy. Every server bound to a loopback or private
+// address should set it.
 //
 // # Compression
 //

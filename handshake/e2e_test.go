@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"testing"
 
@@ -26,6 +27,9 @@ func roundTrip(t *testing.T, url string, ccfg *ClientConfig, scfg *ServerConfig)
 	sreq, err := http.ReadRequest(bufio.NewReader(&wire))
 	if err != nil {
 		t.Fatalf("ReadRequest: %v\n%s", err, wire.Bytes())
+	}
+	if req.URL.Scheme == "https" {
+		sreq.TLS = &tls.ConnectionState{} // as a TLS server would see it
 	}
 	sres, err := Server(sreq, scfg)
 	if err != nil {

@@ -64,9 +64,24 @@ func FuzzServer(f *testing.F) {
 		"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits\r\nSec-WebSocket-Extensions: foo, permessage-deflate; server_no_context_takeover\r\n",
 		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
 		"Content-Length: 3\r\n",
+		"Origin: https://example.com\r\n",
+		"Origin: ftp://example.com\r\n",
+		"Origin: ws://EXAMPLE.com:80\r\n",
+		"Origin: null\r\n",
+		"Origin: http://[::1]:8080\r\n",
+		"Origin: https://example.com\r\nX-Forwarded-Proto: https\r\n",
+		"Origin: http://example.com\r\nX-Forwarded-Proto: https, http\r\n",
 	} {
-		for _, opt := range []uint8{0, 1, 2, 3, 4, 0x15} {
+		for _, opt := range []uint8{0, 1, 2, 3, 4, 0x15, 0x40, 0x80} {
 			f.Add([]byte(seedRequest+extra+"\r\n"), opt)
+		}
+	}
+	for _, host := range []string{"evil.example:8080", "localhost:8080", "LOCALHOST:8081", "[::1]:8080", "[::1]", "a.example.org"} {
+		for _, origin := range []string{"", "Origin: http://" + host + "\r\n", "Origin: https://" + host + "\r\n"} {
+			req := strings.Replace(seedRequest, "Host: example.com", "Host: "+host, 1) + origin + "\r\n"
+			for _, opt := range []uint8{0, 0x40, 0x80, 0xc0} {
+				f.Add([]byte(req), opt)
+			}
 		}
 	}
 	f.Add([]byte("POST / HTTP/1.0\r\n\r\n"), uint8(0))
@@ -80,6 +95,10 @@ func FuzzServer(f *testing.F) {
 			AllowedOrigins:  []string{"https://*.example.org", "http://localhost:8080"},
 			AllowAllOrigins: opt&0x20 != 0,
 		}
+		if opt&0x40 != 0 {
+			cfg.AllowedHosts = []string{"example.com", "localhost:8080", "[::1]"}
+		}
+		cfg.TrustForwardedProto = opt&0x80 != 0
 		if opt&1 != 0 {
 			cfg.Deflate = &DeflateOptions{
 				ContextTakeover:              opt&2 != 0,
@@ -93,7 +112,7 @@ func FuzzServer(f *testing.F) {
 			if !errors.As(err, &re) || re.Err == nil || re.Reason == "" {
 				t.Fatalf("bad rejection %#v", err)
 			}
-			if !slices.Contains([]int{400, 403, 405, 426, 500}, re.Status) {
+			if !slices.Contains([]int{400, 403, 405, 421, 426, 500}, re.Status) {
 				t.Fatalf("status %d", re.Status)
 			}
 			return
@@ -120,13 +139,35 @@ func FuzzServer(f *testing.F) {
 		if res.Header.Get("Upgrade") != "websocket" || res.Header.Get("Connection") != "Upgrade" {
 			t.Fatalf("response header %q", res.Header)
 		}
+		host, hostOK := splitHostPort(req.Host)
+		if len(cfg.AllowedHosts) > 0 {
+			h := strings.ToLower(host.host)
+			if !hostOK || !(h == "example.com" || h == "::1" || (h == "localhost" && strings.TrimLeft(host.port, "0") == "8080")) {
+				t.Fatalf("accepted Host %q not in %q", req.Host, cfg.AllowedHosts)
+			}
+		}
 		if o := req.Header["Origin"]; len(o) > 0 && !cfg.AllowAllOrigins {
 			if len(o) != 1 {
 				t.Fatalf("accepted several origins %q", o)
 			}
 			po, ok := parseOrigin(o[0])
-			if !ok || (!strings.HasSuffix(po.host, ".example.org") && po.host != "localhost" && !strings.EqualFold(po.host, strings.Split(req.Host, ":")[0]) && !strings.Contains(req.Host, "[")) {
-				t.Fatalf("accepted origin %q for host %q", o[0], req.Host)
+			if !ok {
+				t.Fatalf("accepted malformed origin %q", o[0])
+			}
+			oh, scheme := strings.ToLower(po.host), strings.ToLower(po.scheme)
+			byPattern := (strings.HasSuffix(oh, ".example.org") && scheme == "https") ||
+				(oh == "localhost" && scheme == "http")
+			// Same origin: the request came over plain HTTP, unless a
+			// trusted X-Forwarded-Proto says https.
+			want := []string{"http", "ws"}
+			if xfp := req.Header["X-Forwarded-Proto"]; cfg.TrustForwardedProto && len(xfp) > 0 {
+				if first, _, _ := strings.Cut(xfp[0], ","); strings.EqualFold(strings.Trim(first, " \t"), "https") {
+					want = []string{"https", "wss"}
+				}
+			}
+			sameOrigin := hostOK && strings.EqualFold(oh, host.host) && slices.Contains(want, scheme)
+			if !byPattern && !sameOrigin {
+				t.Fatalf("accepted origin %q for host %q (X-Forwarded-Proto %q, trusted %v)", o[0], req.Host, req.Header["X-Forwarded-Proto"], cfg.TrustForwardedProto)
 			}
 		}
 		if res.Subprotocol != "" {

@@ -76,6 +76,8 @@ var (
 	// ErrOriginNotAllowed: the Origin is not allowed by the origin policy, or
 	// is malformed or repeated (403).
 	ErrOriginNotAllowed = errors.New("handshake: origin not allowed")
+	// ErrHostNotAllowed: the Host is not in ServerConfig.AllowedHosts (421).
+	ErrHostNotAllowed = errors.New("handshake: host not allowed")
 	// ErrMalformedSubprotocols: Sec-WebSocket-Protocol is not a token list (400).
 	ErrMalformedSubprotocols = errors.New("handshake: malformed Sec-WebSocket-Protocol")
 	// ErrMalformedExtensions: Sec-WebSocket-Extensions does not follow the
@@ -105,15 +107,25 @@ var (
 // should answer with Status, the headers in Header and a short body such as
 // Reason, and must not upgrade the connection.
 type RejectError struct {
-	Status int         // HTTP status to answer with: 400, 403, 405, 426 or 500
+	Status int         // HTTP status to answer with: 400, 403, 405, 421, 426 or 500
 	Reason string      // short, fixed text (never echoes request data); safe to show to the client
 	Header http.Header // extra response headers (405: Allow; 426: Upgrade, Connection, Sec-WebSocket-Version); may be nil
 	Err    error       // one of the sentinel errors of this package, for errors.Is
+	// Detail says more, for logs and the caller (origin and host refusals
+	// name the Origin, the Host and the scheme compared; configuration
+	// errors name the field). It may quote request data (quoted, escaped,
+	// truncated): never send it to the client. May be "".
+	Detail string
 }
 
-// Error returns "handshake: rejected with STATUS: REASON".
+// Error returns "handshake: rejected with STATUS: REASON", followed by
+// ": DETAIL" when Detail is set.
 func (e *RejectError) Error() string {
-	return "handshake: rejected with " + strconv.Itoa(e.Status) + ": " + e.Reason
+	s := "handshake: rejected with " + strconv.Itoa(e.Status) + ": " + e.Reason
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	return s
 }
 
 // Unwrap returns e.Err.
@@ -162,6 +174,8 @@ const (
 	hExtensions = "Sec-Websocket-Extensions"
 	hOrigin     = "Origin"
 	hHost       = "Host"
+
+	hForwardedProto = "X-Forwarded-Proto"
 )
 
 // hasToken reports whether any of the comma-separated values contains token,

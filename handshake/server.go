@@ -21,13 +21,41 @@ type ServerConfig struct {
 	// port), "https://*.example.com" (any subdomain, not example.com
 	// itself), "*.example.com" or "example.com" (any scheme),
 	// "http://localhost:8080" (explicit port). Comparison is
-	// case-insensitive and default ports are normalised.
+	// case-insensitive and default ports are normalised. A pattern that
+	// does not have this form is a configuration error (500,
+	// ErrInvalidConfig).
 	AllowedOrigins []string
 
 	// CheckOrigin, if non-nil, replaces the whole origin policy above: it is
 	// called for every request, with or without an Origin header, and the
 	// handshake is rejected with 403 when it returns false.
 	CheckOrigin func(r *http.Request) bool
+
+	// AllowedHosts, when not empty, lists the Host values this server
+	// answers to: "example.com" (any port), "*.example.com" (any strict
+	// subdomain), "localhost:8080", "127.0.0.1:8080", "[::1]:8080".
+	// Comparison is case-insensitive. A request for any other Host is
+	// refused with 421 Misdirected Request (ErrHostNotAllowed), whatever
+	// the origin settings say. This is the defence against DNS rebinding
+	// (see the package documentation): set it on any server reachable at
+	// a loopback or private address. Empty accepts every Host.
+	AllowedHosts []string
+
+	// PublicScheme is the scheme browsers use to reach this server, "http"
+	// or "https", for the same-origin check. Set "https" when TLS is
+	// terminated in front of the server (a reverse proxy or load balancer
+	// that forwards plain HTTP): the pages are then https:// origins
+	// although r.TLS is nil. "" (the default) decides per request: https
+	// when r.TLS is non-nil, else http (or X-Forwarded-Proto, see below).
+	// Other values are a configuration error.
+	PublicScheme string
+
+	// TrustForwardedProto, when PublicScheme is "", takes the request's
+	// scheme for the same-origin check from the first element of the
+	// X-Forwarded-Proto header ("http" or "https") when present. Enable it
+	// only behind a proxy that sets that header itself: anyone reaching
+	// the server directly can send any value.
+	TrustForwardedProto bool
 
 	// Deflate enables permessage-deflate negotiation; nil never negotiates
 	// compression.
@@ -63,6 +91,8 @@ func reject(status int, sentinel error, reason string) *RejectError {
 // The checks, in order, and the rejection for each (every error is a
 // *RejectError wrapping the sentinel):
 //
+//   - cfg is valid (origin and host patterns, PublicScheme,
+//     Deflate.MinWindowBits), else 500 (ErrInvalidConfig);
 //   - method GET, else 405 with Allow: GET (ErrBadMethod);
 //   - HTTP/1.1 or later, else 400 (ErrBadHTTPVersion);
 //   - one valid Host, else 400 (ErrMissingHost);
@@ -77,12 +107,24 @@ func reject(status int, sentinel error, reason string) *RejectError {
 //     (ErrBadVersion);
 //   - exactly one Sec-WebSocket-Key decoding to 16 bytes: absent, 400
 //     (ErrMissingKey); repeated or invalid, 400 (ErrBadKey);
-//   - the origin policy of cfg, else 403 (ErrOriginNotAllowed);
+//   - Host matches cfg.AllowedHosts when it is set, else 421 Misdirected
+//     Request (ErrHostNotAllowed): the request names a site this server
+//     does not serve (421, not 403: nothing is wrong with the client's
+//     permissions, the request reached the wrong server, as a DNS
+//     rebinding attack's does);
+//   - the origin policy of cfg, else 403 (ErrOriginNotAllowed): a request
+//     with Origin must be same-origin (Origin's scheme is the request's:
+//     http or ws over plain HTTP, https or wss over TLS, see PublicScheme
+//     and TrustForwardedProto; its host and port equal Host's, default
+//     ports filled in) or match AllowedOrigins;
 //   - Sec-WebSocket-Protocol is a token list, else 400
 //     (ErrMalformedSubprotocols);
 //   - Sec-WebSocket-Extensions follows the grammar, else 400
-//     (ErrMalformedExtensions); checked even when cfg.Deflate is nil;
-//   - cfg.Deflate.MinWindowBits is valid, else 500 (ErrInvalidConfig).
+//     (ErrMalformedExtensions); checked even when cfg.Deflate is nil.
+//
+// RejectError.Detail says what exactly was refused (for an origin: the
+// Origin, the Host and the scheme it was compared with); it quotes request
+// data, so it is for logs and the returned error, never for the response.
 //
 // A subprotocol is chosen by the server's preference order; no match is not
 // an error (Subprotocol ""). permessage-deflate offers that are invalid by
@@ -98,6 +140,11 @@ func reject(status int, sentinel error, reason string) *RejectError {
 func Server(r *http.Request, cfg *ServerConfig) (*ServerResult, error) {
 	if cfg == nil {
 		cfg = &ServerConfig{}
+	}
+	if d := checkConfig(cfg); d != "" {
+		e := reject(http.StatusInternalServerError, ErrInvalidConfig, "server misconfigured")
+		e.Detail = d
+		return nil, e
 	}
 	if r.Method != http.MethodGet {
 		e := reject(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET")
@@ -142,8 +189,15 @@ func Server(r *http.Request, cfg *ServerConfig) (*ServerResult, error) {
 	case !validKey(keys[0]):
 		return nil, reject(http.StatusBadRequest, ErrBadKey, "Sec-WebSocket-Key must be base64 of 16 bytes")
 	}
-	if !originAllowed(r, cfg) {
-		return nil, reject(http.StatusForbidden, ErrOriginNotAllowed, "origin not allowed")
+	if d := hostAllowed(r, cfg); d != "" {
+		e := reject(http.StatusMisdirectedRequest, ErrHostNotAllowed, "host not served here")
+		e.Detail = d
+		return nil, e
+	}
+	if d := originAllowed(r, cfg); d != "" {
+		e := reject(http.StatusForbidden, ErrOriginNotAllowed, "origin not allowed")
+		e.Detail = d
+		return nil, e
 	}
 
 	var offered []string
@@ -167,10 +221,7 @@ func Server(r *http.Request, cfg *ServerConfig) (*ServerResult, error) {
 		res.Header[hProtocol] = []string{res.Subprotocol}
 	}
 	if cfg.Deflate != nil {
-		minBits, ok := cfg.Deflate.minBits()
-		if !ok {
-			return nil, reject(http.StatusInternalServerError, ErrInvalidConfig, "server misconfigured")
-		}
+		minBits, _ := cfg.Deflate.minBits() // checked by checkConfig
 		if d, resp, ok := negotiateDeflate(exts, cfg.Deflate, minBits); ok {
 			res.Deflate = d
 			res.Header[hExtensions] = []string{resp.String()}

@@ -165,7 +165,7 @@ func TestServerAccepts(t *testing.T) {
 		{"Connection in two headers", func(r *http.Request) {
 			r.Header["Connection"] = []string{"keep-alive", "Upgrade"}
 		}, nil, &ServerResult{Header: acceptHeader()}},
-		{"same origin", func(r *http.Request) { r.Header.Set("Origin", "https://Example.COM") }, nil, &ServerResult{Header: acceptHeader()}},
+		{"same origin", func(r *http.Request) { r.Header.Set("Origin", "http://Example.COM") }, nil, &ServerResult{Header: acceptHeader()}},
 		{"CheckOrigin overrides", func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") },
 			&ServerConfig{CheckOrigin: func(*http.Request) bool { return true }}, &ServerResult{Header: acceptHeader()}},
 		{"subprotocol by server preference", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Protocol", "a, b") },
