@@ -1668,7 +1668,14 @@ func TestDeflatePrepared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A normal message first, so that with context takeover the
+	// compressor has history that a prepared message must not bypass.
+	warm := dflJSON(72, 3000)
 	serve := func(c *Conn) error {
+		if err := c.WriteMessage(TextMessage, warm); err != nil {
+			c.CloseNow()
+			return err
+		}
 		for _, pm := range []*PreparedMessage{pmBig, pmSmall, pmBig} {
 			if err := c.WritePreparedMessage(pm); err != nil {
 				c.CloseNow()
@@ -1681,6 +1688,7 @@ func TestDeflatePrepared(t *testing.T) {
 	wires := make(map[string][]byte) // case -> wire payload of pmBig
 	check := func(name string, wantComp int, wantWindow int) func(e *dflEnv) {
 		return func(e *dflEnv) {
+			e.expect(rpOpText, warm, wantComp)
 			m1 := e.expect(rpOpText, big, wantComp)
 			e.expect(rpOpBin, small, dflNo)
 			m2 := e.expect(rpOpText, big, wantComp)
@@ -1717,7 +1725,7 @@ func TestDeflatePrepared(t *testing.T) {
 			run: check("takeover", dflYes, 0)},
 		{name: "window-9", roles: rpOnlyServer, opts: opts, offer: "permessage-deflate; server_max_window_bits=9", run: check("window-9", dflYes, 512)},
 		{name: "window-9-takeover", roles: rpOnlyServer, opts: opts, ours: &CompressionOptions{ContextTakeover: true},
-			offer: "permessage-deflate; server_max_window_bits=9", run: check("window-9-takeover", dflYes, 512)},
+			offer: "permessage-deflate; server_max_window_bits=9", run: check("window-9-takeover", dflYes, 0)}, // the receiver checks the window
 		{name: "level-9", roles: rpOnlyServer, opts: opts, ours: &CompressionOptions{Level: 9}, offer: "permessage-deflate", run: check("level-9", dflYes, 0)},
 		{name: "client", roles: rpOnlyClient, opts: opts, run: check("client", dflYes, 0)},
 		{name: "client-takeover", roles: rpOnlyClient, opts: opts, ours: &CompressionOptions{ContextTakeover: true}, run: check("client-takeover", dflYes, 0)},
@@ -1728,9 +1736,6 @@ func TestDeflatePrepared(t *testing.T) {
 	}
 	if !bytes.Equal(wires["no-takeover"], wires["no-takeover-again"]) {
 		t.Errorf("two connections with the same parameters got different bytes")
-	}
-	if !bytes.Equal(wires["window-9"], wires["window-9-takeover"]) {
-		t.Errorf("window-9 connections with and without takeover got different bytes")
 	}
 	if bytes.Equal(wires["no-takeover"], wires["window-9"]) {
 		t.Errorf("window 9 got the 15-bit encoding")

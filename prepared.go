@@ -28,7 +28,7 @@ type PreparedMessage struct {
 type prepKey struct {
 	compressed bool
 	level      int
-	limited    bool // window below 15 bits: Huffman-only output
+	limited    bool // window below 15 bits: encoded with an 8-bit window
 }
 
 // NewPreparedMessage prepares a message of type mt (TextMessage or
@@ -165,7 +165,7 @@ func (c *Conn) preparedFrame(pm *PreparedMessage) ([]byte, bool, error) {
 	k := prepKey{}
 	if c.compressing(len(pm.data)) {
 		d := c.negotiated
-		if !d.ServerNoContextTakeover && d.ServerMaxWindowBits >= 15 {
+		if !d.ServerNoContextTakeover {
 			return nil, false, nil
 		}
 		k = prepKey{compressed: true, level: c.o.compression.level(), limited: d.ServerMaxWindowBits < 15}

@@ -50,8 +50,8 @@ func TestRoundTrip(t *testing.T) {
 					defer e.Release()
 					d := NewDecoder(wb, pair.dec)
 					defer d.Release()
-					if wb < 15 && e.Level() != flate.HuffmanOnly {
-						t.Fatalf("Level() = %d with window bits %d, want HuffmanOnly", e.Level(), wb)
+					if want := pair.enc && level != flate.HuffmanOnly; e.ContextTakeover() != want {
+						t.Fatalf("ContextTakeover() = %v, want %v", e.ContextTakeover(), want)
 					}
 					var stream [][]byte
 					for i, m := range msgs {
@@ -114,9 +114,10 @@ func checkStream(t *testing.T, stream, msgs [][]byte, windowBits int, takeover b
 }
 
 // TestWindowBitsBound checks the compressed output with the reference
-// inflater on very repetitive input: below 15 window bits there is no
-// back-reference at all, and at 15 there are some (so the check can see
-// them), none longer than 32 KiB.
+// inflater on very repetitive input: at every window size there are
+// back-references (so the check can see them), none longer than the
+// window, and those of the periodic input reach exactly as far as its
+// period when that fits in the window.
 func TestWindowBitsBound(t *testing.T) {
 	inputs := map[string][]byte{
 		"zeros":  make([]byte, 50_000),
@@ -125,11 +126,7 @@ func TestWindowBitsBound(t *testing.T) {
 	}
 	for name, in := range inputs {
 		for wb := 8; wb <= 15; wb++ {
-			levels := []int{1, 6, 9}
-			if wb < 15 {
-				levels = []int{6} // every level is Huffman-only there
-			}
-			for _, level := range levels {
+			for _, level := range []int{1, 6, 9} {
 				e := NewEncoder(level, wb, true)
 				var stream [][]byte
 				for range 3 {
@@ -148,10 +145,10 @@ func TestWindowBitsBound(t *testing.T) {
 					t.Fatalf("%s wb=%d level=%d: output differs", name, wb, level)
 				}
 				switch {
-				case wb < 15 && res.MaxDist != 0:
-					t.Errorf("%s wb=%d level=%d: back-reference distance %d, want none", name, wb, level, res.MaxDist)
-				case wb == 15 && (res.MaxDist == 0 || res.MaxDist > 1<<15):
-					t.Errorf("%s wb=15 level=%d: largest distance %d, want 1..32768", name, level, res.MaxDist)
+				case res.MaxDist > 1<<wb || res.MaxDist == 0 && (name != "period" || 1000 <= 1<<wb):
+					t.Errorf("%s wb=%d level=%d: largest distance %d, want 1..%d", name, wb, level, res.MaxDist, 1<<wb)
+				case name == "period" && 1000 <= 1<<wb && res.MaxDist < 1000:
+					t.Errorf("%s wb=%d level=%d: largest distance %d, want the period 1000 at least", name, wb, level, res.MaxDist)
 				}
 			}
 		}
@@ -354,9 +351,9 @@ func TestRFC7692Examples(t *testing.T) {
 		level int
 		want  string
 	}{
-		{6, "f2 48 cd c9 c9 07 00"},                             // 7.2.3.1
-		{1, "00 05 00 fa ff 48 65 6c 6c 6f 00"},                 // 7.2.3.3: level 1 stores tiny messages
-		{flate.HuffmanOnly, "00 05 00 fa ff 48 65 6c 6c 6f 00"}, // likewise
+		{6, "f2 48 cd c9 c9 07 00"}, // 7.2.3.1: fixed Huffman is smallest
+		{1, "f2 48 cd c9 c9 07 00"},
+		{flate.HuffmanOnly, "f2 48 cd c9 c9 07 00"},
 	}
 	for _, tt := range encodes {
 		e := NewEncoder(tt.level, 15, false)
@@ -364,6 +361,22 @@ func TestRFC7692Examples(t *testing.T) {
 		e.Release()
 		if err != nil || !bytes.Equal(got, hexBytes(tt.want)) {
 			t.Errorf("level %d: Hello compressed to % x (%v), want %s", tt.level, got, err, tt.want)
+		}
+	}
+	// 7.2.3.2: with context takeover the second Hello is one reference
+	// (to 4 bytes, 02 13 00 00: the RFC's encoder spends a fifth on a
+	// block boundary).
+	e := NewEncoder(1, 15, true)
+	defer e.Release()
+	d := NewDecoder(15, true)
+	defer d.Release()
+	for i, want := range []string{"f2 48 cd c9 c9 07 00", "02 13 00 00"} {
+		got, err := e.AppendCompressed(nil, []byte("Hello"))
+		if err != nil || !bytes.Equal(got, hexBytes(want)) {
+			t.Errorf("takeover message %d: Hello compressed to % x (%v), want %s", i, got, err, want)
+		}
+		if out, err := inflate(d, bytes.NewReader(got), 64, 64); err != nil || string(out) != "Hello" {
+			t.Errorf("takeover message %d: inflated to %q, %v", i, out, err)
 		}
 	}
 }

@@ -1,9 +1,7 @@
 package deflate
 
 import (
-	"bytes"
 	"compress/flate"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -13,31 +11,6 @@ import (
 // NLEN): RFC 7692 section 7.2.1 removes it from the message and section
 // 7.2.2 appends it again before inflating.
 var syncTail = [4]byte{0x00, 0x00, 0xff, 0xff}
-
-// writerPools holds idle *flate.Writer values, one pool per compress/flate
-// level (index level-flate.HuffmanOnly). A writer taken from a pool is
-// always Reset before use, so its previous state never matters.
-var writerPools [flate.BestCompression - flate.HuffmanOnly + 1]sync.Pool
-
-func getWriter(level int, dst io.Writer) *flate.Writer {
-	if fw, ok := writerPools[level-flate.HuffmanOnly].Get().(*flate.Writer); ok {
-		fw.Reset(dst)
-		return fw
-	}
-	fw, err := flate.NewWriter(dst, level)
-	if err != nil {
-		// Unreachable: NewEncoder validated the level.
-		panic(err)
-	}
-	return fw
-}
-
-// putWriter pools fw. It is not Reset here (getWriter does it), because
-// resetting costs a 640 KiB clear at levels 2 to 9; fw may still point at
-// the tailWriter of its last Encoder, whose destination is already nil.
-func putWriter(level int, fw *flate.Writer) {
-	writerPools[level-flate.HuffmanOnly].Put(fw)
-}
 
 // Encoder compresses the messages of one direction of one connection, one
 // message at a time, into a caller-supplied io.Writer. For each message it
@@ -51,97 +24,123 @@ func putWriter(level int, fw *flate.Writer) {
 // An Encoder is not safe for concurrent use: one goroutine (or the holder
 // of the connection's write lock) drives it.
 //
+// # Compression
+//
+// The Encoder is this package's own DEFLATE compressor (RFC 1951): LZ77
+// with a window of exactly 2^windowBits bytes, as negotiated, then for
+// every block of input the smallest of a stored, a fixed-Huffman and a
+// dynamic-Huffman block. Back-references never reach further than the
+// window, nor, without context takeover, before the start of the message.
+// Every level from 1 (flate.BestSpeed) to 9 uses the same fast matcher
+// (one hash probe per position, greedy), whose ratio is close to
+// compress/flate's level 1; flate.HuffmanOnly writes literals only.
+//
 // # Memory
 //
-// A compress/flate Writer is large: its hash chains live inline in the
-// struct, so each one costs about 1.2 MiB at level 1 (BestSpeed) and about
-// 0.8 MiB at levels 2 to 9 (see TestEncoderMemory). Without context
-// takeover the Encoder borrows a writer from a process-wide pool for the
-// duration of one message (Reset to Close) and holds nothing between
-// messages: its own size is under 100 bytes. With context takeover the
-// writer, and therefore that whole cost, stays with the Encoder until
-// Release.
-//
-// Reusing a pooled writer at levels 2 to 9 clears its 640 KiB of hash
-// tables, once per message: without context takeover, level 1 avoids that
-// cost (its Reset is cheap).
-//
-// # Window bits below 15
-//
-// compress/flate cannot bound its LZ77 window below 32 KiB. When the
-// negotiated window is smaller (windowBits < 15) the Encoder compresses with
-// flate.HuffmanOnly, which emits no back-references at all: the output is
-// valid DEFLATE that honours any window limit, at a lower compression ratio
-// (Huffman coding of literals only, typically 60-70% of the input for text).
-// Such an Encoder keeps no LZ77 context, so it pools its writer between
-// messages even when context takeover was negotiated: nothing the peer
-// relies on is lost.
-//
-// # Level 1 and small messages
-//
-// At flate.BestSpeed, compress/flate forgets its history whenever it is
-// flushed with fewer than 128 bytes pending, so with context takeover a
-// message shorter than 128 bytes gains nothing from earlier messages (and
-// the next message none from it). Levels 2 to 9 keep the history.
+// The LZ77 state of an Encoder is its window: 2^windowBits bytes of
+// history, room for the input not yet compressed (2^windowBits/2 bytes, at
+// least 4 KiB) and a hash table of 2^min(windowBits,12) two-byte entries.
+// With context takeover this state is allocated at the first message and
+// kept until Release: 57,536 bytes in all at 15 bits, 16,576 at 12, 7,616
+// at 10, 5,568 at 8 (TestEncoderMemory). Without context takeover it is
+// borrowed from a pool, per window size, for one message, and the Encoder
+// holds nothing between messages (112 bytes, itself). The per-block
+// scratch (tokens and Huffman codes, about 140 KiB) is always pooled and
+// borrowed for one message only.
 type Encoder struct {
-	level    int  // compress/flate level actually used
-	takeover bool // keep fw across messages (false when level is HuffmanOnly)
+	level    int  // flate.HuffmanOnly or 1..9
+	wbits    int  // negotiated window bits
+	takeover bool // keep win across messages
 	open     bool // between Reset and Close
+	inBlock  bool // work holds tokens of a block not yet written
 	released bool
+	err      error // sticky: ErrContextLost with takeover
 
-	fw  *flate.Writer // non-nil while a message is open, or always with takeover once used
-	out tailWriter    // the writer fw writes to
-	err error         // sticky: ErrContextLost with takeover
+	win  *window    // non-nil while a message is open, and with takeover once used
+	work *blockWork // non-nil while a message is open
+	bw   bitWriter  // output: appended to the caller's slice, or work.out
+	sink io.Writer  // destination of a streaming message; nil when appending
+}
 
-	app sliceWriter // destination of AppendCompressed
+// window is the LZ77 state of an Encoder: buf holds the history (the last
+// bytes compressed, at most 2^wbits of which may be referred to) followed
+// by the input not yet compressed, buf[hist:]. table maps the hash of 4
+// bytes to the position where they last occurred, as the low 16 bits of
+// its stream offset: an entry is only a hint, checked against the bytes
+// before use, so stale entries (from earlier messages or an earlier owner
+// of a pooled window) never produce an invalid match.
+type window struct {
+	buf   []byte
+	hist  int
+	base  uint32 // stream offset of buf[0]
+	table []uint16
+	shift uint32 // 32 - hash bits
+}
+
+// maxPending is the largest input block, for 15 window bits.
+const maxPending = 1 << 14
+
+// windowPools holds idle windows without context, per window bits - 8.
+var windowPools [8]sync.Pool
+
+func windowSizes(wbits int) (size, pending, hashBits int) {
+	size = 1 << wbits
+	pending = max(size/2, 4096)
+	hashBits = min(wbits, 12)
+	return
+}
+
+func newWindow(wbits int) *window {
+	size, pending, hb := windowSizes(wbits)
+	return &window{
+		buf:   make([]byte, 0, size+pending),
+		table: make([]uint16, 1<<hb),
+		shift: uint32(32 - hb),
+	}
 }
 
 // NewEncoder returns an Encoder for one direction of one connection.
 //
 // level is a compress/flate level: flate.HuffmanOnly, flate.DefaultCompression
 // or flate.BestSpeed..flate.BestCompression; 0 means flate.BestSpeed (not
-// flate.NoCompression). windowBits (8..15) is the negotiated maximum LZ77
-// window of this compressor, *_max_window_bits of RFC 7692 section 7.1.2;
-// below 15 the Encoder uses flate.HuffmanOnly whatever the level (see the
-// type documentation). contextTakeover keeps the LZ77 context from one
+// flate.NoCompression). Levels other than flate.HuffmanOnly currently
+// compress alike (see the type documentation). windowBits (8..15) is the
+// negotiated maximum LZ77 window of this compressor, *_max_window_bits of
+// RFC 7692 section 7.1.2. contextTakeover keeps the LZ77 context from one
 // message to the next (the "no_context_takeover" parameter for this
-// direction was not negotiated).
+// direction was not negotiated); it is ignored with flate.HuffmanOnly,
+// which has no context.
 //
 // NewEncoder panics if level or windowBits is out of range: both come from
 // the caller's configuration and negotiation, never from the wire.
 func NewEncoder(level, windowBits int, contextTakeover bool) *Encoder {
-	if level == 0 {
+	switch {
+	case level == 0 || level == flate.DefaultCompression:
 		level = flate.BestSpeed
-	}
-	if level < flate.HuffmanOnly || level > flate.BestCompression {
+	case level < flate.HuffmanOnly || level > flate.BestCompression:
 		panic(fmt.Sprintf("deflate: invalid compression level %d", level))
 	}
 	if windowBits < 8 || windowBits > 15 {
 		panic(fmt.Sprintf("deflate: invalid window bits %d", windowBits))
 	}
-	if windowBits < 15 {
-		level = flate.HuffmanOnly
-	}
 	if level == flate.HuffmanOnly {
 		contextTakeover = false
 	}
-	return &Encoder{level: level, takeover: contextTakeover}
+	return &Encoder{level: level, wbits: windowBits, takeover: contextTakeover}
 }
 
-// Level reports the compress/flate level the Encoder uses: flate.HuffmanOnly
-// when its window bits are below 15, else the level given to NewEncoder
-// (0 replaced by flate.BestSpeed).
+// Level reports the level the Encoder uses: flate.HuffmanOnly or 1..9 (0
+// and flate.DefaultCompression are reported as flate.BestSpeed).
 func (e *Encoder) Level() int { return e.level }
 
-// ContextTakeover reports whether the Encoder keeps LZ77 context, and
-// therefore its compress/flate Writer, between messages. It is false when
-// context takeover was not asked for, and when the window bits are below 15
-// (Huffman-only output has no context to keep).
+// ContextTakeover reports whether the Encoder keeps LZ77 context between
+// messages: context takeover was asked for and the level is not
+// flate.HuffmanOnly.
 func (e *Encoder) ContextTakeover() bool { return e.takeover }
 
 // Reset begins a message whose compressed bytes go to dst. Output is written
-// to dst during Write and Close, except the 4-byte sync tail, which is held
-// back and never written.
+// to dst during Write and Close (only the end of the message's last block
+// may wait for Close); the 4-byte sync tail is never written.
 //
 // Calling Reset while a message is open abandons it. Without context
 // takeover that is harmless; with context takeover the peer's window can no
@@ -150,23 +149,36 @@ func (e *Encoder) Reset(dst io.Writer) {
 	if e.released {
 		return
 	}
-	if e.open && e.takeover {
-		e.err = ErrContextLost
-	}
-	e.out = tailWriter{dst: dst}
-	e.open = true
-	if e.takeover {
-		if e.fw == nil {
-			// The writer writes to e.out for its whole life with the Encoder.
-			e.fw = getWriter(e.level, &e.out)
+	e.begin(dst, nil)
+}
+
+// begin opens a message: to sink when it is not nil, else appended to out.
+func (e *Encoder) begin(sink io.Writer, out []byte) {
+	if e.open {
+		if e.takeover {
+			e.err = ErrContextLost
 		}
-		return
+		e.finish()
 	}
-	if e.fw == nil {
-		e.fw = getWriter(e.level, &e.out)
-	} else {
-		e.fw.Reset(&e.out)
+	if e.win == nil {
+		if w, ok := windowPools[e.wbits-8].Get().(*window); ok {
+			e.win = w
+		} else {
+			e.win = newWindow(e.wbits)
+		}
+		e.win.buf = e.win.buf[:0]
+		e.win.hist = 0
+	} else if !e.takeover {
+		// Unreachable: finish pools the window without takeover.
+		e.win.buf, e.win.hist = e.win.buf[:0], 0
 	}
+	e.work = workPool.Get().(*blockWork)
+	e.sink = sink
+	if sink != nil {
+		out = e.work.out[:0]
+	}
+	e.bw = bitWriter{out: out}
+	e.open = true
 }
 
 // Write compresses p as more of the current message. Compressed output may
@@ -178,34 +190,112 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	if err := e.check(); err != nil {
 		return 0, err
 	}
-	n, err := e.fw.Write(p)
-	if err != nil {
-		e.fail()
+	n := len(p)
+	w := e.win
+	for len(p) > 0 {
+		if len(w.buf) == cap(w.buf) {
+			e.compressPending(false)
+			if err := e.emit(); err != nil {
+				e.fail()
+				return n - len(p), err
+			}
+		}
+		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		w.buf = w.buf[:len(w.buf)+k]
+		p = p[k:]
 	}
-	return n, err
+	return n, nil
 }
 
-// Close ends the current message: it sync-flushes the compressor, drops the
-// 00 00 ff ff tail and writes the rest to the destination, which is then no
-// longer referenced. Without context takeover the compressor goes back to
-// the pool. Close returns an error from the destination, ErrContextLost,
-// ErrNoMessage or ErrReleased.
+// Close ends the current message: it compresses the input still pending,
+// ends the message with a sync flush, drops the 00 00 ff ff tail and
+// writes the rest to the destination, which is then no longer referenced.
+// Without context takeover the LZ77 state goes back to its pool. Close
+// returns an error from the destination, ErrContextLost, ErrNoMessage or
+// ErrReleased.
 //
 // A message with no bytes compresses to the single byte 0x00 (RFC 7692
 // section 7.2.3.6); every compressed message is at least one byte long.
 func (e *Encoder) Close() error {
+	_, err := e.end()
+	return err
+}
+
+// end is Close; it also returns the output slice of an appended message.
+func (e *Encoder) end() ([]byte, error) {
 	if err := e.check(); err != nil {
 		e.finish()
-		return err
+		return nil, err
 	}
-	err := e.fw.Flush()
-	if err == nil && !bytes.Equal(e.out.held[:e.out.n], syncTail[:]) {
-		err = errors.New("deflate: internal error: flush did not end with 00 00 ff ff")
+	if e.win.hist < len(e.win.buf) || e.inBlock {
+		e.compressPending(true)
 	}
+	// The sync flush: an empty stored block, whose LEN and NLEN
+	// (00 00 ff ff) are not sent.
+	e.bw.put(0, 3)
+	e.bw.align()
+	out := e.bw.out
+	err := e.emit()
 	if err != nil {
 		e.fail()
 	}
 	e.finish()
+	return out, err
+}
+
+// compressPending tokenizes the pending input and makes it history,
+// sliding the window when the buffer is full. The tokens are written as a
+// block at the end of the message (final), or now unless they compress so
+// well (under 1 token per 8 bytes) that saving a block header matters more
+// than keeping the option of a stored block: then the block goes on with
+// the next chunk of input, while there is room for its tokens.
+func (e *Encoder) compressPending(final bool) {
+	w, wk := e.win, e.work
+	raw := w.buf[w.hist:]
+	if !e.inBlock {
+		wk.resetFreq()
+	}
+	n0 := len(wk.tokens)
+	if e.level == flate.HuffmanOnly {
+		for _, c := range raw {
+			wk.tokens = append(wk.tokens, uint32(c))
+			wk.litFreq[c]++
+		}
+	} else {
+		w.greedy(wk, 1<<e.wbits)
+	}
+	_, pending, _ := windowSizes(e.wbits)
+	if !final && len(wk.tokens)+pending <= cap(wk.tokens) && (len(wk.tokens)-n0)*8 < len(raw) {
+		e.inBlock = true
+	} else {
+		if e.inBlock {
+			raw = nil // the block's input is not all at hand
+		}
+		wk.writeBlock(&e.bw, raw)
+		e.inBlock = false
+	}
+	w.hist = len(w.buf)
+	if len(w.buf) == cap(w.buf) {
+		keep := 1 << e.wbits
+		drop := len(w.buf) - keep
+		copy(w.buf, w.buf[drop:])
+		w.buf = w.buf[:keep]
+		w.hist = keep
+		w.base += uint32(drop)
+	}
+}
+
+// emit writes the whole bytes produced so far to the destination of a
+// streaming message.
+func (e *Encoder) emit() error {
+	if e.sink == nil || len(e.bw.out) == 0 {
+		return nil
+	}
+	n, err := e.sink.Write(e.bw.out)
+	if err == nil && n != len(e.bw.out) {
+		err = io.ErrShortWrite
+	}
+	e.bw.out = e.bw.out[:0]
 	return err
 }
 
@@ -229,30 +319,38 @@ func (e *Encoder) fail() {
 	}
 }
 
-// finish ends the open message, if any: it forgets the destination and
-// pools the compressor when no context is kept.
+// finish ends the open message, if any: it forgets the destination, gives
+// back the block scratch, and pools the LZ77 state when no context is kept.
 func (e *Encoder) finish() {
+	if !e.open {
+		return
+	}
 	e.open = false
-	e.out = tailWriter{}
-	if !e.takeover && e.fw != nil {
-		putWriter(e.level, e.fw)
-		e.fw = nil
+	e.inBlock = false
+	if e.sink != nil {
+		e.work.out = e.bw.out[:0]
+	}
+	e.sink = nil
+	e.bw = bitWriter{}
+	workPool.Put(e.work)
+	e.work = nil
+	if !e.takeover {
+		windowPools[e.wbits-8].Put(e.win)
+		e.win = nil
 	}
 }
 
-// Release ends the Encoder's life: the compressor, if it holds one, goes
-// back to the pool. Every later call returns ErrReleased (Reset does
-// nothing). Release may be called more than once, and in the middle of a
-// message.
+// Release ends the Encoder's life: its LZ77 state goes back to the pool.
+// Every later call returns ErrReleased (Reset does nothing). Release may
+// be called more than once, and in the middle of a message.
 func (e *Encoder) Release() {
 	if e.released {
 		return
 	}
-	e.open = false
-	e.out = tailWriter{}
-	if e.fw != nil {
-		putWriter(e.level, e.fw)
-		e.fw = nil
+	e.finish()
+	if e.win != nil {
+		windowPools[e.wbits-8].Put(e.win)
+		e.win = nil
 	}
 	e.released = true
 }
@@ -269,65 +367,14 @@ func (e *Encoder) AppendCompressed(dst, msg []byte) ([]byte, error) {
 	if e.released {
 		return dst, ErrReleased
 	}
-	e.app.b = dst
-	e.Reset(&e.app)
-	_, err := e.Write(msg)
-	if cerr := e.Close(); err == nil {
-		err = cerr
+	e.begin(nil, dst)
+	if _, err := e.Write(msg); err != nil {
+		e.finish()
+		return dst, err
 	}
-	out := e.app.b
-	e.app.b = nil
-	return out, err
-}
-
-// tailWriter forwards its input to dst except the last four bytes written
-// so far, which it holds back: after a sync flush they are the 00 00 ff ff
-// that RFC 7692 removes from every message.
-type tailWriter struct {
-	dst  io.Writer
-	held [4]byte
-	n    int // bytes in held
-}
-
-func (t *tailWriter) Write(p []byte) (int, error) {
-	total := t.n + len(p)
-	if total <= len(t.held) {
-		t.n += copy(t.held[t.n:], p)
-		return len(p), nil
+	out, err := e.end()
+	if err != nil {
+		return dst, err
 	}
-	emit := total - len(t.held) // bytes that are certainly not in the tail
-	if t.n > 0 {
-		k := min(t.n, emit)
-		if err := t.emit(t.held[:k]); err != nil {
-			return 0, err
-		}
-		t.n = copy(t.held[:], t.held[k:t.n])
-		emit -= k
-	}
-	if emit > 0 {
-		if err := t.emit(p[:emit]); err != nil {
-			return 0, err
-		}
-	}
-	t.n += copy(t.held[t.n:], p[emit:])
-	return len(p), nil
-}
-
-func (t *tailWriter) emit(p []byte) error {
-	if t.dst == nil {
-		return ErrNoMessage
-	}
-	n, err := t.dst.Write(p)
-	if err == nil && n != len(p) {
-		err = io.ErrShortWrite
-	}
-	return err
-}
-
-// sliceWriter appends to b.
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
+	return out, nil
 }
