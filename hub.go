@@ -139,6 +139,17 @@ type HubConfig struct {
 	// (Warn), joins refused and members removed (Debug), shutdown (Info).
 	// Nil means no logging.
 	Logger *slog.Logger
+
+	// Relay, when set, shares the hub's rooms with the hubs of other
+	// processes through a message broker (see Relay): broadcasts are also
+	// published once each, and what other nodes publish is delivered to
+	// the local members. The hub starts it (NewHubWithConfig fails with
+	// ErrRelayUnavailable if it cannot) and closes it in Stop and
+	// Shutdown. Nil: the hub is this process's alone.
+	Relay Relay
+	// RelayOptions tunes the hub's use of Relay (node id, publish queue,
+	// timeouts, heartbeat); zero fields take their defaults.
+	RelayOptions RelayOptions
 }
 
 // DefaultHubConfig returns the defaults spelled out: queue of
@@ -251,6 +262,9 @@ type Hub struct {
 	msgsDropped, slowCloses, writeErrors        atomic.Uint64
 	secRejections, invalidKeys, successfulAuths atomic.Uint64
 	queued                                      atomic.Int64 // messages in all queues
+
+	// relay is set by NewHubWithConfig when HubConfig.Relay is (hub_relay.go).
+	relay *hubRelay
 }
 
 // NewHub returns a Hub with DefaultHubConfig. The arguments size
@@ -308,6 +322,11 @@ func NewHubWithConfig(cfg HubConfig) (*Hub, error) {
 	}
 	if h.maxRegs, err = hubLimit("MaxRoomRegistrations", cfg.MaxRoomRegistrations, NoLimit); err != nil {
 		return nil, err
+	}
+	if cfg.Relay != nil {
+		if err := h.startRelay(cfg.Relay, cfg.RelayOptions); err != nil {
+			return nil, err
+		}
 	}
 	return h, nil
 }

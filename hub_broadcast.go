@@ -156,6 +156,7 @@ func (h *Hub) BroadcastPrepared(room string, pm *PreparedMessage) BroadcastResul
 	if h.stopFlag.Load() {
 		return BroadcastResult{Stopped: true}
 	}
+	h.relayPublish(room, false, pm)
 	snap := h.snapshot(room, false)
 	defer h.putSnapshot(snap)
 	return h.fanOut(*snap, pm)
@@ -166,6 +167,7 @@ func (h *Hub) BroadcastAllPrepared(pm *PreparedMessage) BroadcastResult {
 	if h.stopFlag.Load() {
 		return BroadcastResult{Stopped: true}
 	}
+	h.relayPublish("", true, pm)
 	snap := h.snapshot("", true)
 	defer h.putSnapshot(snap)
 	return h.fanOut(*snap, pm)

@@ -60,6 +60,9 @@ type HubMetrics struct {
 	SecurityRejections uint64 `json:"security_rejections"`
 	InvalidWSKeys      uint64 `json:"invalid_ws_keys"`
 	SuccessfulAuths    uint64 `json:"successful_auths"`
+
+	// Relay is the relay's metrics, nil without HubConfig.Relay.
+	Relay *RelayMetrics `json:"relay,omitempty"`
 }
 
 // Metrics returns a snapshot of the hub's metrics. Counters are read one
@@ -95,6 +98,7 @@ func (h *Hub) Metrics() HubMetrics {
 	m.SecurityRejections = h.secRejections.Load()
 	m.InvalidWSKeys = h.invalidKeys.Load()
 	m.SuccessfulAuths = h.successfulAuths.Load()
+	m.Relay = h.relayMetrics()
 	return m
 }
 

@@ -6,6 +6,7 @@ package websocket
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -30,12 +31,16 @@ func (h *Hub) stop() []*hubMember {
 // Stop refuses new members and broadcasts, discards every queued message
 // (counted in MessagesDropped), and waits for the frames being written and
 // for closes in progress (each bounded by the write and close timeouts).
-// Connections are left open: they are the caller's. Stop is idempotent.
+// Connections are left open: they are the caller's. With a Relay, the
+// broadcasts still queued for the broker are dropped (counted in
+// RelayMetrics.PublishDropped) and the relay is closed. Stop is
+// idempotent.
 func (h *Hub) Stop() {
 	for _, m := range h.stop() {
 		m.shut()
 	}
 	h.wg.Wait()
+	h.stopRelay()
 }
 
 // Shutdown stops the hub and closes every member: each gets a close frame
@@ -45,9 +50,14 @@ func (h *Hub) Stop() {
 // returned. Queued messages are discarded (counted in MessagesDropped);
 // afterwards the hub refuses new members (ErrHubStopped) and broadcasts
 // (BroadcastResult.Stopped), and no goroutine of the hub remains.
-// Shutdown is idempotent.
+// With a Relay, the broadcasts still queued for the broker are published
+// meanwhile, then the relay is closed, within ctx; those that could not be
+// make Shutdown return an error matching ErrRelayUnsent that says how
+// many (they are counted in RelayMetrics.PublishDropped). Shutdown is
+// idempotent.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	ms := h.stop()
+	relayDone := h.shutdownRelayAsync(ctx)
 	h.log(slog.LevelInfo, "websocket hub: shutting down", "members", len(ms))
 	for _, m := range ms {
 		m.mu.Lock()
@@ -74,7 +84,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		h.log(slog.LevelInfo, "websocket hub: shut down")
-		return nil
+		return relayDone()
 	case <-ctx.Done():
 		// The AfterFuncs are closing every member's connection; cut off
 		// the slow consumers being closed too. Writers and closers then
@@ -85,6 +95,6 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		}
 		h.closingMu.Unlock()
 		<-done
-		return ctx.Err()
+		return errors.Join(ctx.Err(), relayDone())
 	}
 }
