@@ -25,6 +25,7 @@ package compress
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"compress/flate"
 	"encoding/binary"
 	"fmt"
@@ -37,7 +38,9 @@ import (
 	"testing"
 	"time"
 
+	coder "github.com/coder/websocket"
 	gorilla "github.com/gorilla/websocket"
+	"github.com/lxzan/gws"
 	ours "github.com/rfc6455/websocket"
 )
 
@@ -394,12 +397,17 @@ func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<-
 			}
 		}
 	}
+	var gwsUp *gws.Upgrader
+	if lib == "gws" {
+		gwsUp = gws.NewUpgrader(&gwsEcho{ready: ready}, &gws.ServerOption{PermessageDeflate: gws.PermessageDeflate{
+			Enabled: compress, ServerContextTakeover: takeover, ClientContextTakeover: takeover, Threshold: 1}})
+	}
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch lib {
 		case "ours":
 			cfg := ours.DefaultConfig()
 			if compress {
-				cfg.Compression = &ours.CompressionOptions{ContextTakeover: takeover}
+				cfg.Compression = &ours.CompressionOptions{ContextTakeover: takeover, Threshold: -1}
 			}
 			c, err := ours.Upgrade(w, r, cfg)
 			if err != nil {
@@ -421,8 +429,57 @@ func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<-
 				defer c.Close()
 				serve(c)
 			}()
+		case "coder":
+			mode := coder.CompressionDisabled
+			switch {
+			case compress && takeover:
+				mode = coder.CompressionContextTakeover
+			case compress:
+				mode = coder.CompressionNoContextTakeover
+			}
+			c, err := coder.Accept(w, r, &coder.AcceptOptions{CompressionMode: mode, CompressionThreshold: 1})
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			go func() {
+				defer c.CloseNow()
+				serve(coderConn{c})
+			}()
+		case "gws":
+			c, err := gwsUp.Upgrade(w, r)
+			if err != nil {
+				tb.Error(err)
+				return
+			}
+			go c.ReadLoop()
 		}
 	}))
+}
+
+// coderConn adapts a coder/websocket connection to conn.
+type coderConn struct{ c *coder.Conn }
+
+func (c coderConn) WriteMessage(mt int, p []byte) error {
+	return c.c.Write(context.Background(), coder.MessageType(mt), p)
+}
+func (c coderConn) ReadMessage() (int, []byte, error) {
+	mt, p, err := c.c.Read(context.Background())
+	return int(mt), p, err
+}
+
+// gwsEcho echoes the first message of each connection and signals ready;
+// gws reads in its own ReadLoop goroutine.
+type gwsEcho struct {
+	gws.BuiltinEventHandler
+	ready chan<- struct{}
+}
+
+func (h *gwsEcho) OnMessage(socket *gws.Conn, message *gws.Message) {
+	defer message.Close()
+	if err := socket.WriteMessage(message.Opcode, message.Bytes()); err == nil {
+		h.ready <- struct{}{}
+	}
 }
 
 // rawDial opens a TCP connection to addr, does the client handshake by
@@ -470,27 +527,29 @@ func BenchmarkMemoryPerConn(b *testing.B) {
 	compressed := clientFrames([][]byte{msg}, false)
 	plain := plainFrame(msg)
 	cases := []struct {
-		variant
+		peer
 		compress bool
 	}{
-		{variant{"ours", false}, false}, {variant{"ours", false}, true}, {variant{"ours", true}, true},
-		{variant{"gorilla", false}, false}, {variant{"gorilla", false}, true},
+		{peer{"ours", noTakeover}, false}, {peer{"gorilla", noTakeover}, false}, {peer{"coder", noTakeover}, false}, {peer{"gws", noTakeover}, false},
+	}
+	for _, p := range corpusPeers {
+		cases = append(cases, struct {
+			peer
+			compress bool
+		}{p, true})
 	}
 	for _, tc := range cases {
-		name := tc.variant.String()
-		frame, offer := compressed, offerNoTakeover
-		if tc.takeover {
-			offer = offerTakeover
-		}
+		name := tc.setting.name + "/" + tc.lib
+		frame, offer := compressed, tc.offer()
 		if !tc.compress {
-			name, frame, offer = tc.lib+"/uncompressed", plain, ""
+			name, frame, offer = "uncompressed/"+tc.lib, plain, ""
 		}
 		b.Run(name, func(b *testing.B) {
 			n := 200
 			if tc.takeover {
-				n = 40 // about 1 MiB each
+				n = 40 // about 1 MiB each with compress/flate
 			}
-			ready := make(chan struct{}, n)
+			ready := make(chan struct{}, n+1)
 			ts := idleServer(b, tc.lib, tc.compress, tc.takeover, ready)
 			defer ts.Close()
 			addr := ts.Listener.Addr().String()

@@ -71,7 +71,7 @@ func FuzzEncode(f *testing.F) {
 
 // FuzzTakeoverSequence compresses an arbitrary sequence of messages with
 // context takeover: each byte of ctl makes one message, of a length it
-// gives, cut from data read cyclically (so later messages repeat earlier
+// gives (up to 1,016 bytes; up to 32 messages), cut from data read cyclically (so later messages repeat earlier
 // ones, near and far), written in pieces of a size it also gives. Each
 // message is checked with compress/flate and the reference inflater
 // against the history the peer holds.
@@ -81,7 +81,7 @@ func FuzzTakeoverSequence(f *testing.F) {
 	f.Add(uint8(2), []byte{64, 64, 64, 64, 64, 64}, randomBytes(6, 200))
 	f.Add(uint8(5), []byte{255, 0, 255, 0, 200}, append(randomBytes(7, 150), bytes.Repeat([]byte{'z'}, 100)...))
 	f.Fuzz(func(t *testing.T, params uint8, ctl, data []byte) {
-		if len(data) == 0 || len(ctl) > 64 {
+		if len(data) == 0 || len(ctl) > 32 {
 			return
 		}
 		wb := 8 + int(params&7)
@@ -94,7 +94,7 @@ func FuzzTakeoverSequence(f *testing.F) {
 		var hist []byte
 		off := 0
 		for i, b := range ctl {
-			n := int(b&0x7f) * (1 + int(b>>7)*31) // up to 3,937 bytes
+			n := int(b&0x7f) * (1 + int(b>>7)*7) // up to 1,016 bytes
 			m := make([]byte, n)
 			for j := range m {
 				m[j] = data[off%len(data)]
@@ -107,6 +107,9 @@ func FuzzTakeoverSequence(f *testing.F) {
 			}
 			verifyMessage(t, hist, c, m, wb)
 			hist = append(hist, m...)
+			if len(hist) > 1<<wb {
+				hist = append(hist[:0], hist[len(hist)-1<<wb:]...)
+			}
 		}
 	})
 }

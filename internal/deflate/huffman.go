@@ -1,9 +1,6 @@
 package deflate
 
-import (
-	"math/bits"
-	"slices"
-)
+import "math/bits"
 
 // DEFLATE alphabets (RFC 1951 section 3.2.5).
 const (
@@ -107,7 +104,39 @@ func (c *code) assign(n int) {
 // huffScratch is the working memory of build.
 type huffScratch struct {
 	keys [numLitLen]uint32 // freq<<9 | symbol, sorted
+	tmp  [numLitLen]uint32 // radix sort buffer
 	w    [numLitLen]int32  // weights, then lengths (Moffat-Katajainen in place)
+}
+
+// sortKeys sorts keys (freq<<9 | symbol, symbols ascending on entry) by
+// frequency, stably, so ties stay in symbol order: a radix sort on the
+// frequency, one pass per significant byte of the largest.
+func sortKeys(keys, tmp []uint32) {
+	maxKey := uint32(0)
+	for _, k := range keys {
+		maxKey = max(maxKey, k)
+	}
+	src, dst := keys, tmp[:len(keys)]
+	for shift := uint(9); maxKey>>shift != 0; shift += 8 {
+		var count [256]int
+		for _, k := range src {
+			count[(k>>shift)&0xff]++
+		}
+		pos := 0
+		for i, c := range count {
+			count[i] = pos
+			pos += c
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
 }
 
 // build sets c.len[:n] to the lengths of an optimal prefix code for
@@ -134,7 +163,7 @@ func (c *code) build(freq []uint32, n, limit int, s *huffScratch) {
 		c.assign(n)
 		return
 	}
-	slices.Sort(keys)
+	sortKeys(keys, s.tmp[:])
 	w := s.w[:len(keys)]
 	for i, k := range keys {
 		w[i] = int32(k >> 9)

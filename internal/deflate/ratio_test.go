@@ -163,6 +163,7 @@ func BenchmarkCorpus(b *testing.B) {
 					var in, wire, n int64
 					b.ReportAllocs()
 					i := 0
+					cpu0 := cpuTime()
 					for b.Loop() {
 						out.Reset()
 						m := msgs[i%len(msgs)]
@@ -171,6 +172,9 @@ func BenchmarkCorpus(b *testing.B) {
 						in += int64(len(m))
 						wire += int64(out.Len())
 						n++
+					}
+					if cpu := cpuTime() - cpu0; cpu > 0 {
+						b.ReportMetric(float64(in)/cpu.Seconds()/1e6, "MB/cpu-s")
 					}
 					b.SetBytes(in / n)
 					b.ReportMetric(float64(wire)/float64(n), "wire/msg")
