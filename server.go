@@ -132,7 +132,7 @@ type ServerConfig struct {
 type srvResolved struct {
 	cfg      ServerConfig
 	upgrade  *Config
-	hs       *handshake.ServerConfig
+	hs       *handshake.Policy
 	pol      *hubPolicy // nil: the hub's
 	validate func(string) error
 }
@@ -222,7 +222,14 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 		}
 	}
 	rc.upgrade = up
-	rc.hs = up.serverConfig()
+	sc := up.serverConfig()
+	hs, err := handshake.NewPolicy(&sc)
+	if err != nil {
+		var re *handshake.RejectError
+		errors.As(err, &re)
+		return bad("%s", re.Detail)
+	}
+	rc.hs = hs
 	return rc, nil
 }
 
@@ -271,7 +278,7 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	// The handshake and origin checks first: a plain HTTP request gets
 	// 426, not 401, and a foreign page learns nothing about tokens.
-	res, err := handshake.Server(r, rc.hs)
+	res, err := rc.hs.Server(r)
 	if err != nil {
 		switch {
 		case errors.Is(err, handshake.ErrBadKey), errors.Is(err, handshake.ErrMissingKey):

@@ -74,8 +74,10 @@ func DefaultConfig() *Config {
 	}
 }
 
-func (c *Config) serverConfig() *handshake.ServerConfig {
-	sc := &handshake.ServerConfig{
+// serverConfig is the handshake policy of c. It is a value so that Upgrade
+// can keep it on its stack.
+func (c *Config) serverConfig() handshake.ServerConfig {
+	sc := handshake.ServerConfig{
 		Subprotocols:    c.Subprotocols,
 		AllowAllOrigins: c.AllowAllOrigins,
 		AllowedOrigins:  c.AllowedOrigins,
@@ -94,6 +96,9 @@ func (c *Config) serverConfig() *handshake.ServerConfig {
 	return sc
 }
 
+// defaultUpgradeConfig is what Upgrade uses for a nil *Config; only read.
+var defaultUpgradeConfig = DefaultConfig()
+
 // Upgrade performs the server side of the opening handshake on an HTTP/1.1
 // request and returns the connection. A request the handshake rejects is
 // answered with its HTTP status (400, 403, 405, 426...) and a short body,
@@ -104,13 +109,14 @@ func (c *Config) serverConfig() *handshake.ServerConfig {
 // sent with the 101 response.
 func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) {
 	if cfg == nil {
-		cfg = DefaultConfig()
+		cfg = defaultUpgradeConfig
 	}
 	if err := cfg.Compression.check(); err != nil {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return nil, err
 	}
-	res, err := handshake.Server(r, cfg.serverConfig())
+	sc := cfg.serverConfig()
+	res, err := handshake.Server(r, &sc)
 	if err != nil {
 		writeReject(w, err)
 		return nil, err
@@ -154,14 +160,15 @@ func upgradeAccepted(w http.ResponseWriter, cfg *Config, res *handshake.ServerRe
 		timeout = DefaultHandshakeTimeout
 	}
 	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
-	// Headers the application set on w (Set-Cookie, say) go out with the
-	// 101, except those the handshake owns.
-	for k, vs := range w.Header() {
-		if _, owned := res.Header[k]; !owned {
-			res.Header[k] = vs
-		}
+	// The 101 goes out from the hijacked bufio.Writer's own (empty) buffer
+	// when it fits, as it does unless the application set kilobytes of
+	// headers on w (Set-Cookie, say: they go out with it, except those
+	// the handshake owns): no allocation, no copy.
+	var resp []byte
+	if brw.Writer.Buffered() == 0 {
+		resp = brw.Writer.AvailableBuffer()
 	}
-	resp := appendResponse(make([]byte, 0, 256), res.Header)
+	resp = res.AppendResponse(resp, w.Header())
 	if _, err := nc.Write(resp); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("websocket: write handshake response: %w", err)
@@ -173,19 +180,6 @@ func upgradeAccepted(w http.ResponseWriter, cfg *Config, res *handshake.ServerRe
 // Accept is Upgrade, under the name coder/websocket users know.
 func Accept(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) {
 	return Upgrade(w, r, cfg)
-}
-
-func appendResponse(b []byte, h http.Header) []byte {
-	b = append(b, "HTTP/1.1 101 Switching Protocols\r\n"...)
-	for k, vs := range h {
-		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
-		}
-	}
-	return append(b, "\r\n"...)
 }
 
 // Handler returns an http.Handler that upgrades each request with cfg and

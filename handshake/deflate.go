@@ -1,5 +1,7 @@
 package handshake
 
+import "sync/atomic"
+
 // ExtensionDeflate is the registered name of the RFC 7692 extension.
 const ExtensionDeflate = "permessage-deflate"
 
@@ -82,10 +84,10 @@ type deflateParams struct {
 // element by RFC 7692 section 7. In a response client_max_window_bits needs
 // a value; in an offer it may have none. It returns a description of the
 // first violation.
-func parseDeflateParams(e Extension, response bool) (deflateParams, string) {
+func parseDeflateParams(params []Param, response bool) (deflateParams, string) {
 	var d deflateParams
 	var seenServerNCT, seenClientNCT, seenServerBits bool
-	for _, p := range e.Params {
+	for _, p := range params {
 		switch p.Name {
 		case paramServerNoContextTakeover, paramClientNoContextTakeover:
 			seen := &seenServerNCT
@@ -137,45 +139,117 @@ func parseDeflateParams(e Extension, response bool) (deflateParams, string) {
 	return d, ""
 }
 
-// negotiateDeflate picks the first permessage-deflate offer in exts that is
-// valid and that the server can honour, and returns the agreed parameters and
-// the response element. Invalid offers are skipped (declined), not errors.
-// minBits must be the validated o.MinWindowBits.
-func negotiateDeflate(exts []Extension, o *DeflateOptions, minBits int) (*Deflate, Extension, bool) {
-	for _, e := range exts {
-		if e.Name != ExtensionDeflate {
-			continue
-		}
-		p, bad := parseDeflateParams(e, false)
-		if bad != "" {
-			continue
-		}
-		d := &Deflate{ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}
-		resp := Extension{Name: ExtensionDeflate}
-		if p.serverMaxWindowBits != 0 {
-			if p.serverMaxWindowBits < minBits {
-				continue // we cannot compress with so small a window
+// maxDeflateParams is the most parameters a valid permessage-deflate
+// element can have: each of the four at most once.
+const maxDeflateParams = 4
+
+// negotiateDeflate scans the Sec-WebSocket-Extensions values (checking the
+// grammar of all of them) and picks the first permessage-deflate offer that
+// is valid and that the server can honour. Invalid offers are skipped
+// (declined), not errors; a grammar error is. With o nil it only checks
+// the grammar. minBits must be the validated o.MinWindowBits. It does not
+// allocate unless a quoted-string has escapes or the grammar is broken.
+func negotiateDeflate(values []string, o *DeflateOptions, minBits int) (d Deflate, resp string, ok bool, err error) {
+	for _, v := range values {
+		sc := extScanner{s: v}
+		for {
+			name, more, err := sc.next()
+			if err != nil {
+				return Deflate{}, "", false, err
 			}
-			d.ServerMaxWindowBits = p.serverMaxWindowBits
+			if !more {
+				break
+			}
+			var buf [maxDeflateParams]Param
+			params, tooMany := buf[:0], false
+			for {
+				p, more, err := sc.param()
+				if err != nil {
+					return Deflate{}, "", false, err
+				}
+				if !more {
+					break
+				}
+				if len(params) == maxDeflateParams {
+					tooMany = true // a duplicate somewhere: invalid
+					continue
+				}
+				params = append(params, p)
+			}
+			if ok || o == nil || tooMany || name != ExtensionDeflate {
+				continue
+			}
+			d, resp, ok = acceptOffer(params, o, minBits)
 		}
-		if p.serverNoContextTakeover || !o.ContextTakeover {
-			d.ServerNoContextTakeover = true
-			resp.Params = append(resp.Params, Param{Name: paramServerNoContextTakeover})
-		}
-		if p.clientNoContextTakeover || o.RequestPeerNoContextTakeover {
-			d.ClientNoContextTakeover = true
-			resp.Params = append(resp.Params, Param{Name: paramClientNoContextTakeover})
-		}
-		if p.serverMaxWindowBits != 0 {
-			resp.Params = append(resp.Params, Param{Name: paramServerMaxWindowBits, Value: itoaBits(p.serverMaxWindowBits), HasValue: true})
-		}
-		if p.clientMaxWindowBits != 0 {
-			d.ClientMaxWindowBits = p.clientMaxWindowBits
-			resp.Params = append(resp.Params, Param{Name: paramClientMaxWindowBits, Value: itoaBits(p.clientMaxWindowBits), HasValue: true})
-		}
-		return d, resp, true
 	}
-	return nil, Extension{}, false
+	return d, resp, ok, nil
+}
+
+// acceptOffer decides on one permessage-deflate offer.
+func acceptOffer(params []Param, o *DeflateOptions, minBits int) (Deflate, string, bool) {
+	p, bad := parseDeflateParams(params, false)
+	if bad != "" {
+		return Deflate{}, "", false
+	}
+	d := Deflate{ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}
+	if p.serverMaxWindowBits != 0 {
+		if p.serverMaxWindowBits < minBits {
+			return Deflate{}, "", false // we cannot compress with so small a window
+		}
+		d.ServerMaxWindowBits = p.serverMaxWindowBits
+	}
+	d.ServerNoContextTakeover = p.serverNoContextTakeover || !o.ContextTakeover
+	d.ClientNoContextTakeover = p.clientNoContextTakeover || o.RequestPeerNoContextTakeover
+	if p.clientMaxWindowBits != 0 {
+		d.ClientMaxWindowBits = p.clientMaxWindowBits
+	}
+	return d, deflateResponse(d.ServerNoContextTakeover, d.ClientNoContextTakeover, p.serverMaxWindowBits, p.clientMaxWindowBits), true
+}
+
+// deflateResponses caches the response element for each combination of
+// the two no_context_takeover flags and the two echoed window sizes (0
+// when not echoed, else 8..15): 2*2*9*9 strings, each made once.
+var deflateResponses [2 * 2 * 9 * 9]atomic.Pointer[string]
+
+// deflateResponse returns the permessage-deflate response element with
+// exactly the parameters in force: the flags, then the window sizes the
+// client offered, echoed.
+func deflateResponse(serverNCT, clientNCT bool, serverBits, clientBits int) string {
+	idx := 0
+	if serverNCT {
+		idx += 2 * 9 * 9
+	}
+	if clientNCT {
+		idx += 9 * 9
+	}
+	if serverBits != 0 {
+		idx += 9 * (serverBits - 7)
+	}
+	if clientBits != 0 {
+		idx += clientBits - 7
+	}
+	if s := deflateResponses[idx].Load(); s != nil {
+		return *s
+	}
+	b := make([]byte, 0, 128)
+	b = append(b, ExtensionDeflate...)
+	if serverNCT {
+		b = append(b, "; "+paramServerNoContextTakeover...)
+	}
+	if clientNCT {
+		b = append(b, "; "+paramClientNoContextTakeover...)
+	}
+	if serverBits != 0 {
+		b = append(b, "; "+paramServerMaxWindowBits+"="...)
+		b = append(b, itoaBits(serverBits)...)
+	}
+	if clientBits != 0 {
+		b = append(b, "; "+paramClientMaxWindowBits+"="...)
+		b = append(b, itoaBits(clientBits)...)
+	}
+	s := string(b)
+	deflateResponses[idx].Store(&s)
+	return s
 }
 
 var bitsText = [16]string{8: "8", 9: "9", 10: "10", 11: "11", 12: "12", 13: "13", 14: "14", 15: "15"}
@@ -198,7 +272,7 @@ func deflateOffer(o *DeflateOptions) Extension {
 // element against the client's options (whose offer always includes
 // client_max_window_bits without a value) and returns the agreed parameters.
 func acceptDeflateResponse(e Extension, o *DeflateOptions, minBits int) (*Deflate, error) {
-	p, bad := parseDeflateParams(e, true)
+	p, bad := parseDeflateParams(e.Params, true)
 	if bad != "" {
 		return nil, hsErr(ErrBadExtension, "permessage-deflate: "+bad)
 	}

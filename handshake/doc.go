@@ -6,12 +6,16 @@
 //
 // # Server
 //
-// Server turns an *http.Request into a decision: a *ServerResult holding
-// exactly the headers of the 101 Switching Protocols response, or a
-// *RejectError holding the HTTP status, a short reason and any headers to
+// Server turns an *http.Request into a decision: a *ServerResult saying
+// what the 101 Switching Protocols response must carry (AppendResponse
+// formats it, with the application's own headers), or a *RejectError holding
+// the HTTP status, a short reason and any headers to
 // answer with (405 with Allow, 421 for a Host not in AllowedHosts, 426 with
-// Sec-WebSocket-Version: 13). Malformed
-// or repeated handshake headers are rejected rather than guessed at.
+// Sec-WebSocket-Version: 13). Malformed or repeated handshake headers are
+// rejected rather than guessed at. NewPolicy checks a ServerConfig and
+// parses its patterns once, for servers that keep one configuration; an
+// accepted handshake then costs two small allocations (the result and the
+// Sec-WebSocket-Accept string).
 //
 // # Client
 //

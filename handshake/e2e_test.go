@@ -38,7 +38,7 @@ func roundTrip(t *testing.T, url string, ccfg *ClientConfig, scfg *ServerConfig)
 	resp := &http.Response{
 		Status: "101 Switching Protocols", StatusCode: 101,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: sres.Header, Request: sreq,
+		Header: sres.Header(), Request: sreq,
 	}
 	wire.Reset()
 	if err := resp.Write(&wire); err != nil {

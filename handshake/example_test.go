@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"slices"
+	"strings"
 
 	"github.com/rfc6455/websocket/handshake"
 )
@@ -33,17 +32,20 @@ func ExampleServer() {
 		}
 		return
 	}
-	// The caller writes the 101 response with these headers and hijacks.
-	for _, k := range slices.Sorted(maps.Keys(res.Header)) {
-		fmt.Printf("%s: %s\n", k, res.Header.Get(k))
-	}
+	// The caller hijacks and writes the 101 response (with any headers the
+	// application set, here a cookie).
+	resp := res.AppendResponse(nil, http.Header{"Set-Cookie": {"session=1"}})
+	fmt.Print(strings.ReplaceAll(string(resp), "\r\n", "\n"))
 	fmt.Printf("subprotocol %q, deflate %+v\n", res.Subprotocol, *res.Deflate)
 	// Output:
-	// Connection: Upgrade
-	// Sec-Websocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
-	// Sec-Websocket-Extensions: permessage-deflate; server_no_context_takeover
-	// Sec-Websocket-Protocol: superchat
+	// HTTP/1.1 101 Switching Protocols
 	// Upgrade: websocket
+	// Connection: Upgrade
+	// Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+	// Sec-WebSocket-Protocol: superchat
+	// Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover
+	// Set-Cookie: session=1
+	//
 	// subprotocol "superchat", deflate {ServerNoContextTakeover:true ClientNoContextTakeover:false ServerMaxWindowBits:15 ClientMaxWindowBits:15}
 }
 

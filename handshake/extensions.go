@@ -51,76 +51,112 @@ func malformedExt(s string, i int, what string) error {
 }
 
 func parseExtensionList(dst []Extension, s string) ([]Extension, error) {
-	i := 0
-	skip := func() {
-		for i < len(s) && isOWS(s[i]) {
-			i++
-		}
-	}
-	token := func() string {
-		start := i
-		for i < len(s) && isTchar[s[i]] {
-			i++
-		}
-		return s[start:i]
-	}
+	sc := extScanner{s: s}
 	for {
-		skip()
-		if i == len(s) {
+		name, ok, err := sc.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return dst, nil
-		}
-		if s[i] == ',' { // empty list element
-			i++
-			continue
-		}
-		name := token()
-		if name == "" {
-			return nil, malformedExt(s, i, "expected extension token")
 		}
 		ext := Extension{Name: name}
 		for {
-			skip()
-			if i == len(s) || s[i] == ',' {
+			p, ok, err := sc.param()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
 				break
-			}
-			if s[i] != ';' {
-				return nil, malformedExt(s, i, "expected ';' or ','")
-			}
-			i++
-			skip()
-			p := Param{Name: token()}
-			if p.Name == "" {
-				return nil, malformedExt(s, i, "expected parameter token")
-			}
-			skip()
-			if i < len(s) && s[i] == '=' {
-				i++
-				skip()
-				p.HasValue = true
-				if i < len(s) && s[i] == '"' {
-					v, n, ok := unquote(s[i:])
-					if !ok {
-						return nil, malformedExt(s, i, "bad quoted-string")
-					}
-					if !isToken(v) {
-						return nil, malformedExt(s, i, "quoted value is not a token")
-					}
-					p.Value = v
-					i += n
-				} else {
-					p.Value = token()
-					if p.Value == "" {
-						return nil, malformedExt(s, i, "expected parameter value")
-					}
-				}
 			}
 			ext.Params = append(ext.Params, p)
 		}
 		dst = append(dst, ext)
-		if i < len(s) { // at ','
-			i++
+	}
+}
+
+// extScanner walks one Sec-WebSocket-Extensions value without allocating
+// (except to unescape a quoted-string that has escapes): next returns each
+// extension's name, then param each of its parameters until it reports
+// the end of the extension.
+type extScanner struct {
+	s string
+	i int
+}
+
+func (sc *extScanner) skipOWS() {
+	for sc.i < len(sc.s) && isOWS(sc.s[sc.i]) {
+		sc.i++
+	}
+}
+
+func (sc *extScanner) token() string {
+	start := sc.i
+	for sc.i < len(sc.s) && isTchar[sc.s[sc.i]] {
+		sc.i++
+	}
+	return sc.s[start:sc.i]
+}
+
+// next returns the name of the next extension; ok is false at the end of
+// the value. The previous extension's parameters must have been read.
+func (sc *extScanner) next() (name string, ok bool, err error) {
+	for {
+		sc.skipOWS()
+		if sc.i == len(sc.s) {
+			return "", false, nil
+		}
+		if sc.s[sc.i] != ',' {
+			break
+		}
+		sc.i++ // empty list element
+	}
+	if name = sc.token(); name == "" {
+		return "", false, malformedExt(sc.s, sc.i, "expected extension token")
+	}
+	return name, true, nil
+}
+
+// param returns the current extension's next parameter; ok is false when
+// the extension ends (the ',' after it is consumed).
+func (sc *extScanner) param() (p Param, ok bool, err error) {
+	s := sc.s
+	sc.skipOWS()
+	if sc.i == len(s) {
+		return p, false, nil
+	}
+	if s[sc.i] == ',' {
+		sc.i++
+		return p, false, nil
+	}
+	if s[sc.i] != ';' {
+		return p, false, malformedExt(s, sc.i, "expected ';' or ','")
+	}
+	sc.i++
+	sc.skipOWS()
+	if p.Name = sc.token(); p.Name == "" {
+		return p, false, malformedExt(s, sc.i, "expected parameter token")
+	}
+	sc.skipOWS()
+	if sc.i < len(s) && s[sc.i] == '=' {
+		sc.i++
+		sc.skipOWS()
+		p.HasValue = true
+		if sc.i < len(s) && s[sc.i] == '"' {
+			v, n, ok := unquote(s[sc.i:])
+			if !ok {
+				return p, false, malformedExt(s, sc.i, "bad quoted-string")
+			}
+			if !isToken(v) {
+				return p, false, malformedExt(s, sc.i, "quoted value is not a token")
+			}
+			p.Value = v
+			sc.i += n
+		} else if p.Value = sc.token(); p.Value == "" {
+			return p, false, malformedExt(s, sc.i, "expected parameter value")
 		}
 	}
+	return p, true, nil
 }
 
 // unquote parses the quoted-string at the start of s (s[0] == '"') and

@@ -107,6 +107,24 @@ func FuzzServer(f *testing.F) {
 			}
 		}
 		res, err := Server(req, cfg)
+		// The compiled form decides the same.
+		if pol, perr := NewPolicy(cfg); perr != nil {
+			if err == nil || !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("NewPolicy: %v, Server: %v", perr, err)
+			}
+		} else {
+			pres, perr := pol.Server(req)
+			if (err == nil) != (perr == nil) {
+				t.Fatalf("Server: %v, Policy.Server: %v", err, perr)
+			}
+			if err != nil {
+				if diff := cmp.Diff(err.Error(), perr.Error()); diff != "" {
+					t.Fatalf("Server and Policy.Server refuse differently:\n%s", diff)
+				}
+			} else if diff := cmp.Diff(res, pres, cmp.AllowUnexported(ServerResult{})); diff != "" {
+				t.Fatalf("Server and Policy.Server accept differently (-Server +Policy):\n%s", diff)
+			}
+		}
 		if err != nil {
 			var re *RejectError
 			if !errors.As(err, &re) || re.Err == nil || re.Reason == "" {
@@ -133,11 +151,11 @@ func FuzzServer(f *testing.F) {
 		if len(keys) != 1 || !validKey(keys[0]) {
 			t.Fatalf("accepted key %q", keys)
 		}
-		if got := res.Header["Sec-Websocket-Accept"]; len(got) != 1 || got[0] != AcceptKey(keys[0]) {
+		if got := res.Header()["Sec-Websocket-Accept"]; len(got) != 1 || got[0] != AcceptKey(keys[0]) {
 			t.Fatalf("accept header %q for key %q", got, keys[0])
 		}
-		if res.Header.Get("Upgrade") != "websocket" || res.Header.Get("Connection") != "Upgrade" {
-			t.Fatalf("response header %q", res.Header)
+		if res.Header().Get("Upgrade") != "websocket" || res.Header().Get("Connection") != "Upgrade" {
+			t.Fatalf("response header %q", res.Header())
 		}
 		host, hostOK := splitHostPort(req.Host)
 		if len(cfg.AllowedHosts) > 0 {
@@ -178,10 +196,10 @@ func FuzzServer(f *testing.F) {
 			if !slices.Contains(offered, res.Subprotocol) || !slices.Contains(cfg.Subprotocols, res.Subprotocol) {
 				t.Fatalf("subprotocol %q not offered by both: %q", res.Subprotocol, offered)
 			}
-			if got := res.Header["Sec-Websocket-Protocol"]; len(got) != 1 || got[0] != res.Subprotocol {
+			if got := res.Header()["Sec-Websocket-Protocol"]; len(got) != 1 || got[0] != res.Subprotocol {
 				t.Fatalf("protocol header %q", got)
 			}
-		} else if res.Header["Sec-Websocket-Protocol"] != nil {
+		} else if res.Header()["Sec-Websocket-Protocol"] != nil {
 			t.Fatal("protocol header without subprotocol")
 		}
 		if d := res.Deflate; d != nil {
@@ -198,21 +216,29 @@ func FuzzServer(f *testing.F) {
 			// The response must be one valid permessage-deflate element
 			// that a client (which offered client_max_window_bits)
 			// interprets exactly as the server does.
-			exts, err := ParseExtensions(res.Header)
+			exts, err := ParseExtensions(res.Header())
 			if err != nil || len(exts) != 1 || exts[0].Name != ExtensionDeflate {
-				t.Fatalf("response extensions %q: %v", res.Header["Sec-Websocket-Extensions"], err)
+				t.Fatalf("response extensions %q: %v", res.Header()["Sec-Websocket-Extensions"], err)
 			}
 			cd, err := acceptDeflateResponse(exts[0], &DeflateOptions{ContextTakeover: true}, 8)
 			if err != nil {
-				t.Fatalf("client rejects server response %q: %v", res.Header["Sec-Websocket-Extensions"], err)
+				t.Fatalf("client rejects server response %q: %v", res.Header()["Sec-Websocket-Extensions"], err)
 			}
 			if diff := cmp.Diff(d, cd); diff != "" {
 				t.Fatalf("server and client read the response differently (-server +client):\n%s", diff)
 			}
-		} else if res.Header["Sec-Websocket-Extensions"] != nil {
+		} else if res.Header()["Sec-Websocket-Extensions"] != nil {
 			t.Fatal("extensions header without deflate")
 		}
-		for k := range res.Header {
+		// The wire form of the 101 says what Header says.
+		resp, rerr := http.ReadResponse(bufio.NewReader(bytes.NewReader(res.AppendResponse(nil, nil))), req)
+		if rerr != nil || resp.StatusCode != 101 {
+			t.Fatalf("AppendResponse is not a 101: %v", rerr)
+		}
+		if diff := cmp.Diff(res.Header(), resp.Header); diff != "" {
+			t.Fatalf("AppendResponse and Header differ (-Header +wire):\n%s", diff)
+		}
+		for k := range res.Header() {
 			switch k {
 			case "Upgrade", "Connection", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions":
 			default:

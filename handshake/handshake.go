@@ -22,11 +22,15 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // base64(SHA-1(key + GUID)). It does not validate key. It is safe for
 // concurrent use.
 func AcceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(GUID))
+	var buf [24 + len(GUID)]byte
 	var sum [sha1.Size]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+	if len(key) == 24 { // every valid key: hash from the stack
+		copy(buf[copy(buf[:], key):], GUID)
+		sum = sha1.Sum(buf[:])
+	} else {
+		sum = sha1.Sum([]byte(key + GUID))
+	}
+	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
 // NewKey returns a fresh Sec-WebSocket-Key: the base64 encoding of 16 bytes
@@ -272,6 +276,44 @@ func parseTokenList(dst []string, s string) (_ []string, ok bool) {
 		}
 	}
 	return dst, true
+}
+
+// validTokenList reports whether s is a comma-separated list of tokens
+// (RFC 7230 section 7 #rule, empty elements allowed).
+func validTokenList(s string) bool {
+	for i := 0; i < len(s); {
+		for i < len(s) && isOWS(s[i]) {
+			i++
+		}
+		for i < len(s) && isTchar[s[i]] {
+			i++
+		}
+		for i < len(s) && isOWS(s[i]) {
+			i++
+		}
+		if i < len(s) {
+			if s[i] != ',' {
+				return false
+			}
+			i++
+		}
+	}
+	return true
+}
+
+// tokenListHas reports whether one of the valid token lists in values has
+// the element tok (exact, case-sensitive comparison).
+func tokenListHas(values []string, tok string) bool {
+	for _, v := range values {
+		for v != "" {
+			var elem string
+			elem, v, _ = strings.Cut(v, ",")
+			if strings.Trim(elem, " \t") == tok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // strictBase64 is made once: Strict copies the whole Encoding.

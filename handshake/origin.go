@@ -242,13 +242,19 @@ func checkConfig(cfg *ServerConfig) string {
 
 // hostAllowed applies cfg.AllowedHosts to r.Host; "" when allowed, else
 // the detail for the refusal.
-func hostAllowed(r *http.Request, cfg *ServerConfig) string {
+func hostAllowed(r *http.Request, cfg *ServerConfig, pol *Policy) string {
 	if len(cfg.AllowedHosts) == 0 {
 		return ""
 	}
 	if h, ok := splitHostPort(r.Host); ok {
-		for _, s := range cfg.AllowedHosts {
-			if p, _ := parsePattern(s, false); p.matchHostHeader(&h) {
+		for i, s := range cfg.AllowedHosts {
+			var p hostPattern
+			if pol != nil {
+				p = pol.hosts[i]
+			} else {
+				p, _ = parsePattern(s, false)
+			}
+			if p.matchHostHeader(&h) {
 				return ""
 			}
 		}
@@ -259,7 +265,7 @@ func hostAllowed(r *http.Request, cfg *ServerConfig) string {
 // originAllowed applies the origin policy of cfg to r (see ServerConfig);
 // "" when allowed, else the detail for the refusal, naming the Origin and
 // what it was compared with.
-func originAllowed(r *http.Request, cfg *ServerConfig) string {
+func originAllowed(r *http.Request, cfg *ServerConfig, pol *Policy) string {
 	vals := r.Header[hOrigin]
 	if cfg.CheckOrigin != nil {
 		if cfg.CheckOrigin(r) {
@@ -294,8 +300,14 @@ func originAllowed(r *http.Request, cfg *ServerConfig) string {
 			}
 		}
 	}
-	for _, s := range cfg.AllowedOrigins {
-		if p, ok := parsePattern(s, true); ok && p.matchOrigin(&o) {
+	for i, s := range cfg.AllowedOrigins {
+		var p hostPattern
+		if pol != nil {
+			p = pol.origins[i]
+		} else {
+			p, _ = parsePattern(s, true)
+		}
+		if p.matchOrigin(&o) {
 			return ""
 		}
 	}

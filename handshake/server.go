@@ -1,6 +1,11 @@
 package handshake
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+)
 
 // ServerConfig is the server's handshake policy. A nil *ServerConfig means
 // the zero value: same-origin only, no subprotocols, no compression. Server
@@ -62,19 +67,105 @@ type ServerConfig struct {
 	Deflate *DeflateOptions
 }
 
-// ServerResult is the decision to accept an opening handshake.
+// ServerResult is the decision to accept an opening handshake: what the
+// 101 Switching Protocols response must say. AppendResponse writes the
+// response; Header gives its headers as an http.Header.
 type ServerResult struct {
-	// Header holds exactly the headers for the 101 Switching Protocols
-	// response: Upgrade: websocket, Connection: Upgrade,
-	// Sec-WebSocket-Accept, and Sec-WebSocket-Protocol and
-	// Sec-WebSocket-Extensions when chosen. Keys are canonical
-	// (http.CanonicalHeaderKey); the map is freshly allocated and owned by
-	// the caller.
-	Header http.Header
+	// Accept is the Sec-WebSocket-Accept value.
+	Accept string
 	// Subprotocol is the chosen subprotocol, "" when none.
 	Subprotocol string
-	// Deflate is the negotiated permessage-deflate, nil when not negotiated.
+	// Extensions is the Sec-WebSocket-Extensions value of the response,
+	// "" when no extension was accepted.
+	Extensions string
+	// Deflate is the negotiated permessage-deflate, nil when not
+	// negotiated. It points into the ServerResult.
 	Deflate *Deflate
+
+	deflate Deflate
+}
+
+// Header returns the headers of the 101 response: Upgrade: websocket,
+// Connection: Upgrade, Sec-WebSocket-Accept, and Sec-WebSocket-Protocol and
+// Sec-WebSocket-Extensions when chosen, with canonical keys, in a freshly
+// allocated map owned by the caller.
+func (res *ServerResult) Header() http.Header {
+	h := make(http.Header, 5)
+	h[hUpgrade] = []string{"websocket"}
+	h[hConnection] = []string{"Upgrade"}
+	h[hAccept] = []string{res.Accept}
+	if res.Subprotocol != "" {
+		h[hProtocol] = []string{res.Subprotocol}
+	}
+	if res.Extensions != "" {
+		h[hExtensions] = []string{res.Extensions}
+	}
+	return h
+}
+
+// AppendResponse appends the whole 101 Switching Protocols response to b
+// and returns the extended slice: the status line, the headers of Header,
+// then those of extra (application headers such as Set-Cookie; nil for
+// none) in sorted key order, then the blank line. Entries of extra that
+// the response already has (Upgrade, Connection, Sec-WebSocket-Accept, and
+// Sec-WebSocket-Protocol or Sec-WebSocket-Extensions when chosen), that a
+// 1xx response must not carry (Content-Length, Transfer-Encoding), or whose
+// key is not a token are left out; CR and LF in values are written as
+// spaces, as net/http does. It allocates only when b lacks capacity.
+func (res *ServerResult) AppendResponse(b []byte, extra http.Header) []byte {
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, res.Accept...)
+	b = append(b, "\r\n"...)
+	if res.Subprotocol != "" {
+		b = append(b, "Sec-WebSocket-Protocol: "...)
+		b = append(b, res.Subprotocol...)
+		b = append(b, "\r\n"...)
+	}
+	if res.Extensions != "" {
+		b = append(b, "Sec-WebSocket-Extensions: "...)
+		b = append(b, res.Extensions...)
+		b = append(b, "\r\n"...)
+	}
+	if len(extra) > 0 {
+		b = res.appendExtra(b, extra)
+	}
+	return append(b, "\r\n"...)
+}
+
+func (res *ServerResult) appendExtra(b []byte, extra http.Header) []byte {
+	var small [16]string
+	keys := small[:0]
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !isToken(k) || res.owns(k) {
+			continue
+		}
+		for _, v := range extra[k] {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			for i := 0; i < len(v); i++ {
+				c := v[i]
+				if c == '\r' || c == '\n' {
+					c = ' '
+				}
+				b = append(b, c)
+			}
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+// owns reports whether AppendResponse must not copy header k from extra
+// (compared case-insensitively: extra may not be canonical).
+func (res *ServerResult) owns(k string) bool {
+	return strings.EqualFold(k, hUpgrade) || strings.EqualFold(k, hConnection) || strings.EqualFold(k, hAccept) ||
+		(res.Subprotocol != "" && strings.EqualFold(k, hProtocol)) ||
+		(res.Extensions != "" && strings.EqualFold(k, hExtensions)) ||
+		strings.EqualFold(k, "Content-Length") || strings.EqualFold(k, "Transfer-Encoding")
 }
 
 func reject(status int, sentinel error, reason string) *RejectError {
@@ -142,10 +233,60 @@ func Server(r *http.Request, cfg *ServerConfig) (*ServerResult, error) {
 		cfg = &ServerConfig{}
 	}
 	if d := checkConfig(cfg); d != "" {
-		e := reject(http.StatusInternalServerError, ErrInvalidConfig, "server misconfigured")
-		e.Detail = d
-		return nil, e
+		return nil, configError(d)
 	}
+	return server(r, cfg, nil)
+}
+
+// Policy is a ServerConfig checked once, its origin and host patterns
+// parsed once: the form to keep when one configuration serves many
+// requests. It is immutable and safe for concurrent use.
+type Policy struct {
+	cfg     ServerConfig
+	origins []hostPattern // parsed cfg.AllowedOrigins
+	hosts   []hostPattern // parsed cfg.AllowedHosts
+}
+
+// NewPolicy checks cfg (nil means the zero value) and parses its patterns.
+// An invalid configuration is a *RejectError with status 500 wrapping
+// ErrInvalidConfig, whose Detail names the field. The Policy keeps a copy
+// of cfg that shares its slices and DeflateOptions: do not modify them
+// afterwards.
+func NewPolicy(cfg *ServerConfig) (*Policy, error) {
+	if cfg == nil {
+		cfg = &ServerConfig{}
+	}
+	if d := checkConfig(cfg); d != "" {
+		return nil, configError(d)
+	}
+	p := &Policy{cfg: *cfg}
+	for _, s := range cfg.AllowedOrigins {
+		o, _ := parsePattern(s, true)
+		p.origins = append(p.origins, o)
+	}
+	for _, s := range cfg.AllowedHosts {
+		h, _ := parsePattern(s, false)
+		p.hosts = append(p.hosts, h)
+	}
+	return p, nil
+}
+
+// Server is the package-level Server with the policy's configuration,
+// without checking it or parsing its patterns again.
+func (p *Policy) Server(r *http.Request) (*ServerResult, error) {
+	return server(r, &p.cfg, p)
+}
+
+func configError(detail string) *RejectError {
+	e := reject(http.StatusInternalServerError, ErrInvalidConfig, "server misconfigured")
+	e.Detail = detail
+	return e
+}
+
+// server is Server for a checked cfg; pol, when non-nil, holds cfg's
+// parsed patterns (else they are parsed as they are needed, which does
+// not allocate).
+func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, error) {
 	if r.Method != http.MethodGet {
 		e := reject(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET")
 		e.Header = http.Header{"Allow": {"GET"}}
@@ -189,54 +330,47 @@ func Server(r *http.Request, cfg *ServerConfig) (*ServerResult, error) {
 	case !validKey(keys[0]):
 		return nil, reject(http.StatusBadRequest, ErrBadKey, "Sec-WebSocket-Key must be base64 of 16 bytes")
 	}
-	if d := hostAllowed(r, cfg); d != "" {
+	if d := hostAllowed(r, cfg, pol); d != "" {
 		e := reject(http.StatusMisdirectedRequest, ErrHostNotAllowed, "host not served here")
 		e.Detail = d
 		return nil, e
 	}
-	if d := originAllowed(r, cfg); d != "" {
+	if d := originAllowed(r, cfg, pol); d != "" {
 		e := reject(http.StatusForbidden, ErrOriginNotAllowed, "origin not allowed")
 		e.Detail = d
 		return nil, e
 	}
 
-	var offered []string
-	for _, v := range h[hProtocol] {
-		var ok bool
-		if offered, ok = parseTokenList(offered, v); !ok {
+	protocols := h[hProtocol]
+	for _, v := range protocols {
+		if !validTokenList(v) {
 			return nil, reject(http.StatusBadRequest, ErrMalformedSubprotocols, "malformed Sec-WebSocket-Protocol")
 		}
 	}
-	exts, err := ParseExtensions(h)
+	var minBits int
+	if cfg.Deflate != nil {
+		minBits, _ = cfg.Deflate.minBits() // checked with the config
+	}
+	d, ext, deflate, err := negotiateDeflate(h[hExtensions], cfg.Deflate, minBits)
 	if err != nil {
-		return nil, reject(http.StatusBadRequest, ErrMalformedExtensions, "malformed Sec-WebSocket-Extensions")
+		e := reject(http.StatusBadRequest, ErrMalformedExtensions, "malformed Sec-WebSocket-Extensions")
+		var he *HandshakeError
+		if errors.As(err, &he) {
+			e.Detail = he.Detail
+		}
+		return nil, e
 	}
 
-	res := &ServerResult{Header: make(http.Header, 5)}
-	res.Header[hUpgrade] = []string{"websocket"}
-	res.Header[hConnection] = []string{"Upgrade"}
-	res.Header[hAccept] = []string{AcceptKey(keys[0])}
-	res.Subprotocol = selectSubprotocol(cfg.Subprotocols, offered)
-	if res.Subprotocol != "" {
-		res.Header[hProtocol] = []string{res.Subprotocol}
-	}
-	if cfg.Deflate != nil {
-		minBits, _ := cfg.Deflate.minBits() // checked by checkConfig
-		if d, resp, ok := negotiateDeflate(exts, cfg.Deflate, minBits); ok {
-			res.Deflate = d
-			res.Header[hExtensions] = []string{resp.String()}
+	res := &ServerResult{Accept: AcceptKey(keys[0]), Extensions: ext}
+	for _, s := range cfg.Subprotocols {
+		if tokenListHas(protocols, s) {
+			res.Subprotocol = s
+			break
 		}
+	}
+	if deflate {
+		res.deflate = d
+		res.Deflate = &res.deflate
 	}
 	return res, nil
-}
-
-func selectSubprotocol(server, client []string) string {
-	for _, s := range server {
-		for _, c := range client {
-			if s == c {
-				return s
-			}
-		}
-	}
-	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -151,38 +152,45 @@ func TestServerRejects(t *testing.T) {
 	}
 }
 
+// acceptWant is what TestServerAccepts compares: the 101 headers and the
+// chosen subprotocol.
+type acceptWant struct {
+	Header      http.Header
+	Subprotocol string
+}
+
 func TestServerAccepts(t *testing.T) {
 	tests := []struct {
 		name string
 		mod  func(r *http.Request)
 		cfg  *ServerConfig
-		want *ServerResult
+		want *acceptWant
 	}{
-		{"minimal", nil, nil, &ServerResult{Header: acceptHeader()}},
-		{"HTTP/2.0 proto number", func(r *http.Request) { r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.2", 1, 2 }, nil, &ServerResult{Header: acceptHeader()}},
-		{"Upgrade list, mixed case", func(r *http.Request) { r.Header.Set("Upgrade", "h2c, WebSocket") }, nil, &ServerResult{Header: acceptHeader()}},
-		{"Connection list", func(r *http.Request) { r.Header.Set("Connection", "keep-alive,  UPGRADE ") }, nil, &ServerResult{Header: acceptHeader()}},
+		{"minimal", nil, nil, &acceptWant{Header: acceptHeader()}},
+		{"HTTP/2.0 proto number", func(r *http.Request) { r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.2", 1, 2 }, nil, &acceptWant{Header: acceptHeader()}},
+		{"Upgrade list, mixed case", func(r *http.Request) { r.Header.Set("Upgrade", "h2c, WebSocket") }, nil, &acceptWant{Header: acceptHeader()}},
+		{"Connection list", func(r *http.Request) { r.Header.Set("Connection", "keep-alive,  UPGRADE ") }, nil, &acceptWant{Header: acceptHeader()}},
 		{"Connection in two headers", func(r *http.Request) {
 			r.Header["Connection"] = []string{"keep-alive", "Upgrade"}
-		}, nil, &ServerResult{Header: acceptHeader()}},
-		{"same origin", func(r *http.Request) { r.Header.Set("Origin", "http://Example.COM") }, nil, &ServerResult{Header: acceptHeader()}},
+		}, nil, &acceptWant{Header: acceptHeader()}},
+		{"same origin", func(r *http.Request) { r.Header.Set("Origin", "http://Example.COM") }, nil, &acceptWant{Header: acceptHeader()}},
 		{"CheckOrigin overrides", func(r *http.Request) { r.Header.Set("Origin", "http://evil.example") },
-			&ServerConfig{CheckOrigin: func(*http.Request) bool { return true }}, &ServerResult{Header: acceptHeader()}},
+			&ServerConfig{CheckOrigin: func(*http.Request) bool { return true }}, &acceptWant{Header: acceptHeader()}},
 		{"subprotocol by server preference", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Protocol", "a, b") },
 			&ServerConfig{Subprotocols: []string{"b", "a"}},
-			&ServerResult{Header: acceptHeader("Sec-WebSocket-Protocol", "b"), Subprotocol: "b"}},
+			&acceptWant{Header: acceptHeader("Sec-WebSocket-Protocol", "b"), Subprotocol: "b"}},
 		{"subprotocol across headers", func(r *http.Request) {
 			r.Header["Sec-Websocket-Protocol"] = []string{"a", " ,b , c,"}
 		}, &ServerConfig{Subprotocols: []string{"x", "c"}},
-			&ServerResult{Header: acceptHeader("Sec-WebSocket-Protocol", "c"), Subprotocol: "c"}},
+			&acceptWant{Header: acceptHeader("Sec-WebSocket-Protocol", "c"), Subprotocol: "c"}},
 		{"subprotocol case-sensitive", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Protocol", "Chat") },
-			&ServerConfig{Subprotocols: []string{"chat"}}, &ServerResult{Header: acceptHeader()}},
+			&ServerConfig{Subprotocols: []string{"chat"}}, &acceptWant{Header: acceptHeader()}},
 		{"no subprotocol match", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Protocol", "c") },
-			&ServerConfig{Subprotocols: []string{"a"}}, &ServerResult{Header: acceptHeader()}},
+			&ServerConfig{Subprotocols: []string{"a"}}, &acceptWant{Header: acceptHeader()}},
 		{"subprotocol offered, server has none", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Protocol", "a") },
-			nil, &ServerResult{Header: acceptHeader()}},
+			nil, &acceptWant{Header: acceptHeader()}},
 		{"deflate offered, not configured", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate") },
-			nil, &ServerResult{Header: acceptHeader()}},
+			nil, &acceptWant{Header: acceptHeader()}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,7 +202,7 @@ func TestServerAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Server: %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, &acceptWant{got.Header(), got.Subprotocol}); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
 		})
@@ -282,7 +290,7 @@ func TestServerDeflate(t *testing.T) {
 			if tc.wantResp != "" {
 				wantHdr = []string{tc.wantResp}
 			}
-			if diff := cmp.Diff(wantHdr, got.Header["Sec-Websocket-Extensions"]); diff != "" {
+			if diff := cmp.Diff(wantHdr, got.Header()["Sec-Websocket-Extensions"]); diff != "" {
 				t.Errorf("Sec-WebSocket-Extensions (-want +got):\n%s", diff)
 			}
 		})
@@ -305,5 +313,108 @@ func TestRejectErrorText(t *testing.T) {
 	_, err := Server(httptest.NewRequest("POST", "/", nil), nil)
 	if got, want := err.Error(), "handshake: rejected with 405: method must be GET"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestAppendResponse(t *testing.T) {
+	res := &ServerResult{Accept: sampleAccept, Subprotocol: "chat", Extensions: "permessage-deflate; server_no_context_takeover"}
+	extra := http.Header{
+		"Set-Cookie":               {"a=1", "b=2"},
+		"X-Injected":               {"x\r\nSet-Cookie: evil=1"},
+		"Upgrade":                  {"h2c"},
+		"connection":               {"close"},
+		"Sec-Websocket-Accept":     {"forged"},
+		"Sec-Websocket-Protocol":   {"other"},
+		"Sec-Websocket-Extensions": {"x-other"},
+		"Content-Length":           {"5"},
+		"Transfer-Encoding":        {"chunked"},
+		"Bad Key":                  {"v"},
+		"A-First":                  {"1"},
+	}
+	got := string(res.AppendResponse([]byte("prefix|"), extra))
+	want := "prefix|HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + sampleAccept + "\r\nSec-WebSocket-Protocol: chat\r\n" +
+		"Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n" +
+		"A-First: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nX-Injected: x  Set-Cookie: evil=1\r\n\r\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("AppendResponse (-want +got):\n%s", diff)
+	}
+	// Without a chosen subprotocol or extension, the application's own
+	// Sec-WebSocket-Protocol / -Extensions go out (gorilla's way of
+	// choosing one through the response header).
+	bare := &ServerResult{Accept: sampleAccept}
+	got = string(bare.AppendResponse(nil, http.Header{"Sec-Websocket-Protocol": {"mine"}}))
+	if !strings.Contains(got, "\r\nSec-Websocket-Protocol: mine\r\n") {
+		t.Errorf("application subprotocol header dropped: %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { res.AppendResponse(make([]byte, 0, 512)[:0], nil) }); n > 1 {
+		t.Errorf("AppendResponse into a large enough buffer: %v allocations", n)
+	}
+}
+
+func TestNewPolicy(t *testing.T) {
+	if _, err := NewPolicy(&ServerConfig{AllowedOrigins: []string{"https://ok.example", "https://bad.example/"}}); !errors.Is(err, ErrInvalidConfig) ||
+		!strings.Contains(err.Error(), `AllowedOrigins[1] "https://bad.example/"`) {
+		t.Errorf("bad origin pattern: %v", err)
+	}
+	if _, err := NewPolicy(&ServerConfig{Deflate: &DeflateOptions{MinWindowBits: 4}}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("bad MinWindowBits: %v", err)
+	}
+	pol, err := NewPolicy(&ServerConfig{
+		AllowedOrigins: []string{"https://*.example.org"},
+		AllowedHosts:   []string{"localhost:8080", "*.example.com"},
+		Subprotocols:   []string{"chat"},
+		Deflate:        &DeflateOptions{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		host, origin string
+		want         int
+	}{
+		{"localhost:8080", "https://a.example.org", 0},
+		{"api.example.com", "http://api.example.com", 0},
+		{"api.example.com", "https://example.org", 403},
+		{"evil.example:8080", "http://evil.example:8080", 421},
+	} {
+		r := validRequest()
+		r.Host = tc.host
+		r.Header.Set("Origin", tc.origin)
+		r.Header.Set("Sec-WebSocket-Protocol", "chat")
+		r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate")
+		res, err := pol.Server(r)
+		checkStatus(t, err, tc.want)
+		if err == nil && (res.Subprotocol != "chat" || res.Deflate == nil || res.Extensions != "permessage-deflate; server_no_context_takeover") {
+			t.Errorf("%s from %s: %+v", tc.host, tc.origin, res)
+		}
+	}
+}
+
+// TestServerAllocs: an accepted handshake with an Origin checked against
+// patterns, a subprotocol and permessage-deflate costs the result and the
+// Sec-WebSocket-Accept string, nothing more (18 allocations before).
+func TestServerAllocs(t *testing.T) {
+	r := validRequest()
+	r.Host = "api.example.com"
+	r.Header.Set("Origin", "https://app.example.org")
+	r.Header.Set("Sec-WebSocket-Protocol", "chat, superchat")
+	r.Header.Set("Sec-WebSocket-Extensions", "x-foo; a=\"b\", permessage-deflate; client_max_window_bits; server_max_window_bits=10")
+	cfg := &ServerConfig{AllowedOrigins: []string{"https://x.example", "https://*.example.org"},
+		AllowedHosts: []string{"api.example.com"}, Subprotocols: []string{"superchat"}, Deflate: &DeflateOptions{}}
+	pol, err := NewPolicy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func() (*ServerResult, error){
+		"Server":        func() (*ServerResult, error) { return Server(r, cfg) },
+		"Policy.Server": func() (*ServerResult, error) { return pol.Server(r) },
+	} {
+		if _, err := f(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if n := testing.AllocsPerRun(100, func() { f() }); n > 2 {
+			t.Errorf("%s: %v allocations per accepted handshake, want at most 2", name, n)
+		}
 	}
 }
