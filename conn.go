@@ -97,6 +97,10 @@ type Conn struct {
 	kaPinged bool
 	kaSeen   uint32
 	kaMu     sync.Mutex
+
+	// Plumego compatibility (plumego.go): SetMetadata's map, made on
+	// first use, so a connection without metadata pays one pointer.
+	meta atomic.Pointer[sync.Map]
 }
 
 // NewConn makes a Conn over nc, whose opening handshake was done

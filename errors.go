@@ -2,7 +2,6 @@ package websocket
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -48,11 +47,13 @@ var (
 	// ErrMessageTooBig reports a message over the read limit; the connection
 	// was failed with close code 1009.
 	ErrMessageTooBig = errors.New("websocket: message exceeds read limit")
-	// ErrCloseSent is returned by writes after a close frame was sent.
-	ErrCloseSent = errors.New("websocket: close frame already sent")
+	// ErrCloseSent is returned by writes after a close frame was sent. It
+	// also matches ErrConnClosed (Plumego's name).
+	ErrCloseSent error = &sentinel{"websocket: close frame already sent", []error{ErrConnClosed}}
 	// ErrClosed is returned by operations on a connection whose TCP
-	// connection is closed. It wraps net.ErrClosed.
-	ErrClosed = fmt.Errorf("websocket: connection closed: %w", net.ErrClosed)
+	// connection is closed. It matches net.ErrClosed, and ErrConnClosed
+	// (Plumego's name).
+	ErrClosed error = &sentinel{"websocket: connection closed: " + net.ErrClosed.Error(), []error{net.ErrClosed, ErrConnClosed}}
 	// ErrConcurrentRead is returned when a second goroutine reads while
 	// another read is in progress. The connection stays usable.
 	ErrConcurrentRead = errors.New("websocket: concurrent read on connection")
@@ -70,6 +71,9 @@ var (
 type CloseError struct {
 	Code   StatusCode
 	Reason string
+	// Err is the cause, when the CloseError was made with NewCloseError;
+	// nil in errors returned by reads.
+	Err error
 }
 
 func (e *CloseError) Error() string {
@@ -80,8 +84,14 @@ func (e *CloseError) Error() string {
 	if e.Reason != "" {
 		s += ": " + e.Reason
 	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
 	return s
 }
+
+// Unwrap returns Err.
+func (e *CloseError) Unwrap() error { return e.Err }
 
 // CloseStatus returns the close code carried by err (a *CloseError found
 // with errors.As), or -1 when err carries none.

@@ -14,7 +14,6 @@ package websocket
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -182,7 +181,7 @@ func hubLimit(name string, v, def int) (int, error) {
 	case v == NoLimit:
 		return 0, nil
 	case v < 0:
-		return 0, fmt.Errorf("%w: %s is %d (use NoLimit to turn it off)", ErrInvalidConfig, name, v)
+		return 0, configErr(ErrNegativeLimit, "%s is %d (use NoLimit to turn it off)", name, v)
 	}
 	return v, nil
 }
@@ -283,17 +282,17 @@ func NewHub(workerCount, jobQueueSize int) *Hub {
 // take their defaults; nothing invalid is silently replaced.
 func NewHubWithConfig(cfg HubConfig) (*Hub, error) {
 	if cfg.WorkerCount < 0 {
-		return nil, fmt.Errorf("%w: WorkerCount is %d", ErrInvalidConfig, cfg.WorkerCount)
+		return nil, configErr(ErrNegativeWorkerCount, "WorkerCount is %d", cfg.WorkerCount)
 	}
 	if cfg.JobQueueSize < 0 {
-		return nil, fmt.Errorf("%w: JobQueueSize is %d", ErrInvalidConfig, cfg.JobQueueSize)
+		return nil, configErr(ErrNegativeJobQueue, "JobQueueSize is %d", cfg.JobQueueSize)
 	}
 	pol, err := hubPolicyFrom(cfg.SendQueueSize, cfg.SendTimeout, cfg.SendBehavior)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.WriteTimeout < 0 {
-		return nil, fmt.Errorf("%w: WriteTimeout is %v", ErrInvalidConfig, cfg.WriteTimeout)
+		return nil, configErr(ErrInvalidWriteTimeout, "WriteTimeout is %v", cfg.WriteTimeout)
 	}
 	h := &Hub{
 		pol:          pol,

@@ -64,13 +64,13 @@ type hubPolicy struct {
 
 func hubPolicyFrom(queue int, timeout time.Duration, b SendBehavior) (*hubPolicy, error) {
 	if queue < 0 {
-		return nil, fmt.Errorf("%w: SendQueueSize is %d", ErrInvalidConfig, queue)
+		return nil, configErr(ErrNegativeQueueSize, "SendQueueSize is %d", queue)
 	}
 	if timeout < 0 {
-		return nil, fmt.Errorf("%w: SendTimeout is %v", ErrInvalidConfig, timeout)
+		return nil, configErr(ErrNegativeSendTimeout, "SendTimeout is %v", timeout)
 	}
 	if b < SendBlock || b > SendClose {
-		return nil, fmt.Errorf("%w: SendBehavior is %d", ErrInvalidConfig, int(b))
+		return nil, configErr(ErrInvalidSendBehavior, "SendBehavior is %d", int(b))
 	}
 	if queue == 0 {
 		queue = DefaultSendQueueSize

@@ -142,19 +142,19 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 	}
 	if cfg.Hub == nil {
-		return bad("Hub is nil")
+		return nil, configErr(ErrNilHub, "Hub is nil")
 	}
 	if cfg.TokenAuth == nil && !cfg.AllowUnauthenticated {
-		return bad("TokenAuth is nil and AllowUnauthenticated is off")
+		return nil, configErr(ErrNilAuthenticator, "TokenAuth is nil and AllowUnauthenticated is off")
 	}
 	if cfg.QueueSize < 0 {
-		return bad("QueueSize is %d", cfg.QueueSize)
+		return nil, configErr(ErrNegativeQueueSize, "QueueSize is %d", cfg.QueueSize)
 	}
 	if err := cfg.Compression.check(); err != nil {
 		return bad("%v", err)
 	}
 	if cfg.ReadLimit < 0 {
-		return bad("ReadLimit is %d", cfg.ReadLimit)
+		return nil, configErr(ErrNegativeReadLimit, "ReadLimit is %d", cfg.ReadLimit)
 	}
 	if cfg.CloseTimeout < 0 {
 		return bad("CloseTimeout is %v", cfg.CloseTimeout)
@@ -346,7 +346,7 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 	if ra := rc.cfg.RoomAuth; ra != nil {
 		pw := r.Header.Get(RoomPasswordHeader)
 		for _, room := range rooms {
-			if !ra.AuthorizeRoom(room, pw) {
+			if !srvAuthorizeRoom(ra, r, room, pw, user, ar.source == authQuery) {
 				hub.secRejections.Add(1)
 				rc.logDebug(r, "room access refused", nil)
 				http.Error(w, "Forbidden", http.StatusForbidden)
