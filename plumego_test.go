@@ -229,7 +229,7 @@ func TestSanitizeForLogging(t *testing.T) {
 		{"hello", 0, "hello"},
 		{"a\nb\tc\r\x1b[31m", 0, "a b c  [31m"},
 		{"abcdef", 3, "abc..."},
-		{"héllo", 2, "h..."},            // not cut inside é
+		{"héllo", 2, "h..."},                // not cut inside é
 		{"bad\xffbyte", 0, "bad\ufffdbyte"}, // invalid UTF-8
 		{"c1 \u009b2J", 0, "c1  2J"},        // C1 CSI
 		{"x\u202eevil", 0, "x evil"},        // bidi override
