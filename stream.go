@@ -225,11 +225,6 @@ type compressSink struct{ w *messageWriter }
 
 func (s compressSink) Write(p []byte) (int, error) { return s.w.append(p) }
 
-// EnableWriteCompression turns compression of outgoing messages on or off
-// (it is on by default once negotiated). It takes effect from the next
-// message; messages are then sent uncompressed, which RFC 7692 allows.
-func (c *Conn) EnableWriteCompression(on bool) { c.noCompress.Store(!on) }
-
 // ---- net.Conn adapter ----
 
 // NetConn returns a net.Conn that reads the payloads of the incoming data

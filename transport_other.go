@@ -1,0 +1,9 @@
+//go:build !unix
+
+// This file stands in for transport_unix.go where the buffer-free idle wait
+// is not available: connections read with plain blocking reads.
+
+package websocket
+
+// useIdleWait leaves rawc unset: fill reads into a pooled buffer.
+func (c *Conn) useIdleWait() {}
