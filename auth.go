@@ -246,11 +246,6 @@ func authTime(sec float64) time.Time {
 	return time.Unix(int64(whole), int64((sec-whole)*1e9))
 }
 
-// VerifyJWT is AuthenticateToken, under its Plumego name.
-func (a *SimpleHS256TokenAuth) VerifyJWT(token string) (map[string]any, error) {
-	return a.AuthenticateToken(token)
-}
-
 // Sign returns a compact HS256 JWT carrying claims, signed with the
 // authenticator's secret: for tests, demos, and services that issue their
 // own tokens. Add "exp" (seconds since the epoch) to bound its life.
@@ -390,9 +385,6 @@ type RoomAuthorizer interface {
 	AuthorizeRoom(room, password string) bool
 }
 
-// RoomAuthenticator is RoomAuthorizer under its older Plumego name.
-type RoomAuthenticator = RoomAuthorizer
-
 // RoomAuthorizerFunc adapts a function to RoomAuthorizer.
 type RoomAuthorizerFunc func(room, password string) bool
 
@@ -482,11 +474,6 @@ func (s *SimpleRoomAuth) AuthorizeRoom(room, password string) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(h[:], rh.hash[:]) == 1
-}
-
-// CheckRoomPassword is AuthorizeRoom, under its Plumego name.
-func (s *SimpleRoomAuth) CheckRoomPassword(room, password string) bool {
-	return s.AuthorizeRoom(room, password)
 }
 
 // authSecretEqual compares two secrets in time independent of their

@@ -48,13 +48,6 @@ func (b SendBehavior) String() string {
 	return fmt.Sprintf("SendBehavior(%d)", int(b))
 }
 
-// OpcodeText and OpcodeBinary are the message types under the names of
-// Plumego's x/websocket (hub.BroadcastRoom(room, websocket.OpcodeText, p)).
-const (
-	OpcodeText   = TextMessage
-	OpcodeBinary = BinaryMessage
-)
-
 // hubPolicy is a member's send policy; members share one value.
 type hubPolicy struct {
 	queueCap int
@@ -130,11 +123,6 @@ func (h *Hub) BroadcastRoom(room string, mt MessageType, data []byte) BroadcastR
 	return h.BroadcastPrepared(room, pm)
 }
 
-// TryBroadcastRoom is BroadcastRoom, under its Plumego name.
-func (h *Hub) TryBroadcastRoom(room string, mt MessageType, data []byte) BroadcastResult {
-	return h.BroadcastRoom(room, mt, data)
-}
-
 // BroadcastAll is BroadcastRoom to every member of the hub, each once
 // whatever the number of rooms it is in.
 func (h *Hub) BroadcastAll(mt MessageType, data []byte) BroadcastResult {
@@ -143,11 +131,6 @@ func (h *Hub) BroadcastAll(mt MessageType, data []byte) BroadcastResult {
 		return BroadcastResult{Invalid: true}
 	}
 	return h.BroadcastAllPrepared(pm)
-}
-
-// TryBroadcastAll is BroadcastAll, under its Plumego name.
-func (h *Hub) TryBroadcastAll(mt MessageType, data []byte) BroadcastResult {
-	return h.BroadcastAll(mt, data)
 }
 
 // BroadcastPrepared is BroadcastRoom with a message prepared by the

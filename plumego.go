@@ -33,6 +33,48 @@ const (
 	CloseServerError    = CloseInternalServerErr
 )
 
+// OpcodeText and OpcodeBinary are TextMessage and BinaryMessage under
+// their Plumego names (hub.BroadcastRoom(room, websocket.OpcodeText, p)).
+//
+// Deprecated: use TextMessage and BinaryMessage.
+const (
+	OpcodeText   = TextMessage
+	OpcodeBinary = BinaryMessage
+)
+
+// RoomAuthenticator is RoomAuthorizer under its older Plumego name.
+//
+// Deprecated: use RoomAuthorizer.
+type RoomAuthenticator = RoomAuthorizer
+
+// CheckRoomPassword is AuthorizeRoom, under its Plumego name.
+//
+// Deprecated: use AuthorizeRoom.
+func (s *SimpleRoomAuth) CheckRoomPassword(room, password string) bool {
+	return s.AuthorizeRoom(room, password)
+}
+
+// VerifyJWT is AuthenticateToken, under its Plumego name.
+//
+// Deprecated: use AuthenticateToken.
+func (a *SimpleHS256TokenAuth) VerifyJWT(token string) (map[string]any, error) {
+	return a.AuthenticateToken(token)
+}
+
+// TryBroadcastRoom is BroadcastRoom, under its Plumego name.
+//
+// Deprecated: use BroadcastRoom.
+func (h *Hub) TryBroadcastRoom(room string, mt MessageType, data []byte) BroadcastResult {
+	return h.BroadcastRoom(room, mt, data)
+}
+
+// TryBroadcastAll is BroadcastAll, under its Plumego name.
+//
+// Deprecated: use BroadcastAll.
+func (h *Hub) TryBroadcastAll(mt MessageType, data []byte) BroadcastResult {
+	return h.BroadcastAll(mt, data)
+}
+
 // Outbound is one message as Plumego's connection queues it: its type and
 // payload. Nothing here queues Outbound values (a Conn writes at once, and
 // a Hub queues PreparedMessages); it is for code that keeps its own queue
