@@ -88,8 +88,8 @@ var (
 type HubConfig struct {
 	// WorkerCount and JobQueueSize size the shared worker pool of
 	// Plumego's hub. This hub has no shared pool: each member's queue is
-	// written by one goroutine that exists only while that queue is
-	// non-empty, which keeps every member's messages in order and keeps a
+	// written by one goroutine that exists only while that member receives
+	// (see Hub), which keeps every member's messages in order and keeps a
 	// slow member from holding up a worker others need. The fields are
 	// checked (negative is an error) and otherwise unused.
 	//
@@ -100,7 +100,7 @@ type HubConfig struct {
 
 	// SendQueueSize is the capacity of each member's send queue, in
 	// messages (default DefaultSendQueueSize). The queue's memory is taken
-	// as it fills and given back when it empties. The member's writer takes
+	// as it fills and given back when the member's writer exits. The writer takes
 	// up to 64 messages from the queue at a time, so at most
 	// SendQueueSize + min(64, SendQueueSize) messages are held per member.
 	SendQueueSize int
@@ -112,7 +112,9 @@ type HubConfig struct {
 	SendBehavior SendBehavior
 	// WriteTimeout bounds each frame written to a member (default
 	// DefaultWriteTimeout). A write that times out removes the member and
-	// closes its connection.
+	// closes its connection. The writer re-arms the connection's write
+	// deadline only when it is more than WriteTimeout/16 old, so a write
+	// gets between 15/16 of WriteTimeout and WriteTimeout.
 	WriteTimeout time.Duration
 
 	// MaxConnections is the number of members the hub accepts (default
@@ -195,11 +197,18 @@ func hubLimit(name string, v, def int) (int, error) {
 // distinct negotiated parameter set) and appends a pointer to it to every
 // target's queue; what happens when a queue is full is the SendBehavior.
 // A member's queue is written by one goroutine, started when the queue
-// becomes non-empty and ending when it is empty again, so an idle member
-// costs no goroutine and messages reach every member in the order they
-// were queued. Messages broadcast one after another from one goroutine
-// therefore arrive in that order everywhere; broadcasts made concurrently
-// from several goroutines have no order between them.
+// becomes non-empty; once the queue is empty it waits for more work, and
+// it exits when the queue stayed empty for a whole period of 100 ms (so
+// 100 to 200 ms after the member's last message). A member that receives
+// a steady stream thus keeps its writer (no goroutine start or deadline
+// update per message), an idle member costs no goroutine, and messages
+// reach every member in the order they were queued. A broadcast starts
+// or wakes the writers it needs only once it has queued the message for
+// every target, so a writer often finds the messages that follow
+// already queued and writes them together. Messages broadcast one after
+// another from one goroutine therefore arrive in that order everywhere;
+// broadcasts made concurrently from several goroutines have no order
+// between them.
 //
 // Memory stays bounded whatever the peers do: at most SendQueueSize
 // messages wait per member, a write that blocks longer than WriteTimeout
@@ -218,7 +227,8 @@ type Hub struct {
 	// goroutine reads it without a lock).
 	pol          *hubPolicy // the default members' send policy
 	writeTimeout time.Duration
-	maxConns     int // limits; 0 means none
+	born         time.Time // the writers' monotonic clock origin (hubMember.armed)
+	maxConns     int       // limits; 0 means none
 	maxRoomConns int
 	maxRooms     int
 	maxRegs      int
@@ -241,6 +251,17 @@ type Hub struct {
 	// and Stop/Shutdown close every member before waiting, so every Add
 	// happens before Wait.
 	wg sync.WaitGroup
+
+	// Lingering writers (hub_queue.go): a writer whose queue empties waits
+	// for more work; the retire sweep, a timer armed only while writers
+	// exist, sends home those idle for a whole hubLinger period.
+	writers  atomic.Int64            // writer goroutines alive
+	liveMu   sync.Mutex              // guards live; never held with a member's mu
+	live     map[*hubMember]struct{} // the members whose writer is alive
+	epoch    atomic.Uint64           // retire sweeps so far
+	retireOn atomic.Bool             // a sweep is scheduled
+	retireMu sync.Mutex              // guards retireT
+	retireT  *time.Timer
 
 	// snapPool recycles the member snapshots broadcasts iterate over
 	// (*[]*hubMember); each snapshot belongs to one broadcast at a time.
@@ -297,12 +318,14 @@ func NewHubWithConfig(cfg HubConfig) (*Hub, error) {
 	h := &Hub{
 		pol:          pol,
 		writeTimeout: cfg.WriteTimeout,
+		born:         time.Now(),
 		validate:     cfg.RoomNameValidator,
 		customValid:  cfg.RoomNameValidator != nil,
 		logger:       cfg.Logger,
 		members:      make(map[*Conn]*hubMember),
 		rooms:        make(map[string]map[*hubMember]struct{}),
 		closing:      make(map[*Conn]struct{}),
+		live:         make(map[*hubMember]struct{}),
 	}
 	if h.writeTimeout == 0 {
 		h.writeTimeout = DefaultWriteTimeout

@@ -190,9 +190,27 @@ func (h *Hub) Send(c *Conn, mt MessageType, data []byte) error {
 // fanOut queues pm for every member of ms following their policies.
 func (h *Hub) fanOut(ms []*hubMember, pm *PreparedMessage) BroadcastResult {
 	res := BroadcastResult{Attempted: len(ms)}
-	var waiting []*hubMember // full members with SendBlock
+	// Count the messages queued in one go, ahead (writers subtract what
+	// they take, so the gauge never goes below zero), and correct it for
+	// the members that did not take it at the end.
+	h.queued.Add(int64(len(ms)))
+	var waiting []*hubMember        // full members with SendBlock
+	var starts, wakes *[]*hubMember // members whose writer must be started, woken
 	for _, m := range ms {
-		switch m.tryEnqueue(pm) {
+		r, kick := m.tryEnqueue(pm)
+		switch kick {
+		case hubStartKick:
+			if starts == nil {
+				starts = h.getMemberSlice()
+			}
+			*starts = append(*starts, m)
+		case hubWakeKick:
+			if wakes == nil {
+				wakes = h.getMemberSlice()
+			}
+			*wakes = append(*wakes, m)
+		}
+		switch r {
 		case hubQueued:
 			res.Enqueued++
 		case hubGone:
@@ -211,6 +229,18 @@ func (h *Hub) fanOut(ms []*hubMember, pm *PreparedMessage) BroadcastResult {
 				waiting = append(waiting, m)
 			}
 		}
+	}
+	if starts != nil {
+		for _, m := range *starts {
+			m.kick(hubStartKick)
+		}
+		h.putSnapshot(starts)
+	}
+	if wakes != nil {
+		for _, m := range *wakes {
+			m.kick(hubWakeKick)
+		}
+		h.putSnapshot(wakes)
 	}
 	if len(waiting) > 0 {
 		// One deadline for the whole broadcast: the longest timeout among
@@ -232,6 +262,9 @@ func (h *Hub) fanOut(ms []*hubMember, pm *PreparedMessage) BroadcastResult {
 			}
 		}
 		deadline.Stop()
+	}
+	if res.Enqueued < len(ms) {
+		h.queued.Add(-int64(len(ms) - res.Enqueued))
 	}
 	h.bAttempted.Add(uint64(res.Attempted))
 	h.bEnqueued.Add(uint64(res.Enqueued))

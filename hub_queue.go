@@ -27,11 +27,20 @@ type hubMember struct {
 	mu       sync.Mutex
 	q        []*PreparedMessage // ring buffer, grown up to pol.queueCap
 	head, n  int
-	draining bool          // a writer goroutine runs
+	draining bool          // a writer goroutine runs (writing or lingering)
+	linger   bool          // the writer waits on wake for more work
+	retired  bool          // the hub's retire sweep told the writer to exit
+	idleFrom uint64        // h.epoch when the writer began to linger
+	wake     chan struct{} // cap 1: wakes the lingering writer; exists with it
 	closed   bool          // no longer takes messages
 	gone     atomic.Bool   // closed, for the writer between messages
 	owned    bool          // closed, and a closer owns the connection
 	space    chan struct{} // closed when a slot frees up; made by waiters
+
+	// armed is when the writer last set the connection's write deadline,
+	// in nanoseconds since h.born (0: it has none set). Only the running
+	// writer touches it; writers follow one another through mu.
+	armed int64
 }
 
 // enqueue outcomes.
@@ -41,19 +50,35 @@ const (
 	hubGone
 )
 
-// tryEnqueue queues pm if there is room, starting the writer if none runs.
-func (m *hubMember) tryEnqueue(pm *PreparedMessage) int {
+// What the caller of pushLocked must do once it has unlocked m.mu.
+const (
+	hubNoKick    = iota
+	hubStartKick // start the writer: m.kick
+	hubWakeKick  // wake the lingering writer: m.kick
+)
+
+// tryEnqueue queues pm if there is room. It returns what m's writer needs
+// (see pushLocked); the caller must then call m.kick.
+func (m *hubMember) tryEnqueue(pm *PreparedMessage) (int, int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.pushLocked(pm)
 }
 
-func (m *hubMember) pushLocked(pm *PreparedMessage) int {
+// pushLocked queues pm if there is room. When no writer runs, it marks
+// one as running (and counts it in h.wg, under m.mu while m is open, as
+// Stop and Shutdown require) and returns hubStartKick; when the writer
+// lingers, it returns hubWakeKick. The caller then calls m.kick after
+// unlocking. A broadcast kicks the writers it needs only after queuing for
+// every member, so a long fan-out is not slowed down by goroutine starts
+// and wake-ups, and the writers it kicks find more of the messages that
+// follow already queued.
+func (m *hubMember) pushLocked(pm *PreparedMessage) (r, kick int) {
 	if m.closed {
-		return hubGone
+		return hubGone, hubNoKick
 	}
 	if m.n == m.pol.queueCap {
-		return hubFull
+		return hubFull, hubNoKick
 	}
 	if m.n == len(m.q) {
 		// Grow the ring (unwrapping it), up to the queue's capacity.
@@ -65,14 +90,44 @@ func (m *hubMember) pushLocked(pm *PreparedMessage) int {
 		m.q, m.head = q, 0
 	}
 	m.q[(m.head+m.n)%len(m.q)] = pm
-	m.n++
-	m.h.queued.Add(1)
-	if !m.draining {
+	m.n++ // h.queued was counted by fanOut
+	switch {
+	case !m.draining:
 		m.draining = true
 		m.h.wg.Add(1)
-		go m.drain()
+		m.h.writers.Add(1)
+		kick = hubStartKick
+	case m.linger:
+		m.linger = false
+		kick = hubWakeKick
 	}
-	return hubQueued
+	return hubQueued, kick
+}
+
+// kick starts m's writer or wakes it, as pushLocked said.
+func (m *hubMember) kick(kick int) {
+	switch kick {
+	case hubStartKick:
+		h := m.h
+		h.liveMu.Lock()
+		h.live[m] = struct{}{}
+		h.liveMu.Unlock()
+		h.armRetire()
+		go m.drain()
+	case hubWakeKick:
+		m.mu.Lock()
+		m.wakeLocked()
+		m.mu.Unlock()
+	}
+}
+
+// wakeLocked wakes the lingering writer, if there is one (it then
+// rechecks m's state).
+func (m *hubMember) wakeLocked() {
+	select {
+	case m.wake <- struct{}{}: // nil when the writer has exited: no case
+	default: // a wake-up is pending already
+	}
 }
 
 // enqueueWait waits for room in m's queue until deadline fires (or has
@@ -80,9 +135,10 @@ func (m *hubMember) pushLocked(pm *PreparedMessage) int {
 func (m *hubMember) enqueueWait(pm *PreparedMessage, deadline <-chan time.Time, expired *bool) int {
 	for {
 		m.mu.Lock()
-		r := m.pushLocked(pm)
+		r, kick := m.pushLocked(pm)
 		if r != hubFull || *expired {
 			m.mu.Unlock()
+			m.kick(kick)
 			return r
 		}
 		if m.space == nil {
@@ -98,25 +154,49 @@ func (m *hubMember) enqueueWait(pm *PreparedMessage, deadline <-chan time.Time, 
 	}
 }
 
-// drain writes m's queue until it is empty or m is closed. One runs per
-// member at most, so m's messages go out in queue order.
+// drain writes m's queue until m is closed, or until the hub's retire
+// sweep finds it idle for a whole hubLinger period (see Hub.retire). One
+// runs per member at most, so m's messages go out in queue order.
+// Lingering keeps a member that receives a steady stream from paying, per
+// message, a goroutine start, a stack growth and two deadline updates; a
+// member that goes quiet has no goroutine again at most 2*hubLinger later.
+// A lingering writer waits on one channel only (no timer of its own).
 func (m *hubMember) drain() {
 	h := m.h
 	defer h.wg.Done()
 	for {
 		m.mu.Lock()
-		if m.closed || m.n == 0 {
-			m.draining = false
+		if m.closed || (m.n == 0 && m.retired) {
+			m.draining, m.linger, m.retired, m.wake = false, false, false, nil
 			if len(m.q) > 8 {
 				m.q, m.head = nil, 0 // give back a grown queue
 			}
-			if !m.owned {
+			if !m.owned && m.armed != 0 {
 				// The deadline was ours; a closer's is the closer's.
 				_ = m.c.SetWriteDeadline(time.Time{})
 			}
+			m.armed = 0
 			m.mu.Unlock()
+			h.liveMu.Lock()
+			delete(h.live, m)
+			h.liveMu.Unlock()
+			h.writers.Add(-1)
 			return
 		}
+		if m.n == 0 {
+			// Wait for more work (or the retire sweep) before giving the
+			// goroutine up.
+			if m.wake == nil {
+				m.wake = make(chan struct{}, 1)
+			}
+			m.linger = true
+			m.idleFrom = h.epoch.Load()
+			wake := m.wake
+			m.mu.Unlock()
+			<-wake
+			continue
+		}
+		m.linger, m.retired = false, false
 		// Take what is queued (up to hubBatch messages) in one go.
 		var batch [hubBatch]*PreparedMessage
 		k := 0
@@ -134,19 +214,94 @@ func (m *hubMember) drain() {
 		}
 		m.mu.Unlock()
 
-		_ = m.c.SetWriteDeadline(time.Now().Add(h.writeTimeout))
+		m.armDeadline()
 		n, err := m.writeBatch(batch[:k])
 		h.msgsOut.Add(uint64(n))
+		bytes := 0
 		for _, pm := range batch[:n] {
-			h.bytesOut.Add(uint64(len(pm.Data())))
+			bytes += len(pm.Data())
 		}
-		h.msgsDropped.Add(uint64(k - n))
+		h.bytesOut.Add(uint64(bytes))
+		if n < k {
+			h.msgsDropped.Add(uint64(k - n))
+		}
 		if err != nil {
 			h.writeFailed(m, err)
 			// m is closed now: the loop ends.
 		}
 	}
 }
+
+// hubLinger is the period of the retire sweep: a writer whose queue stayed
+// empty for a whole period exits.
+const hubLinger = 100 * time.Millisecond
+
+// armRetire makes sure a retire sweep is scheduled (a writer was started).
+func (h *Hub) armRetire() {
+	if h.retireOn.Load() || !h.retireOn.CompareAndSwap(false, true) {
+		return
+	}
+	h.retireMu.Lock()
+	if h.retireT == nil {
+		h.retireT = time.AfterFunc(hubLinger, h.retire)
+	} else {
+		h.retireT.Reset(hubLinger)
+	}
+	h.retireMu.Unlock()
+}
+
+// retire is the retire sweep, run by a timer every hubLinger while the hub
+// has writers: it starts a new period and wakes, to exit, every writer
+// that has lingered since before the previous one began.
+func (h *Hub) retire() {
+	e := h.epoch.Add(1)
+	snap := h.getMemberSlice()
+	h.liveMu.Lock()
+	for m := range h.live {
+		*snap = append(*snap, m)
+	}
+	h.liveMu.Unlock()
+	for _, m := range *snap {
+		m.mu.Lock()
+		if m.linger && m.idleFrom+1 < e {
+			m.linger, m.retired = false, true
+			m.wakeLocked()
+		}
+		m.mu.Unlock()
+	}
+	h.putSnapshot(snap)
+	h.retireOn.Store(false)
+	if h.writers.Load() > 0 {
+		h.armRetire()
+	}
+}
+
+// stopRetire cancels a pending retire sweep (the hub is stopped and its
+// writers gone).
+func (h *Hub) stopRetire() {
+	h.retireMu.Lock()
+	if h.retireT != nil {
+		h.retireT.Stop()
+	}
+	h.retireMu.Unlock()
+}
+
+// armDeadline bounds the coming write by the hub's write timeout. Setting
+// a deadline costs a runtime timer update, so a deadline set less than
+// writeTimeout/hubRearm ago is kept: each write then has between
+// (1 - 1/hubRearm) * writeTimeout and writeTimeout to complete.
+func (m *hubMember) armDeadline() {
+	h := m.h
+	now := max(int64(time.Since(h.born)), 1)
+	if m.armed != 0 && now-m.armed < int64(h.writeTimeout/hubRearm) {
+		return
+	}
+	_ = m.c.SetWriteDeadline(h.born.Add(time.Duration(now) + h.writeTimeout))
+	m.armed = now
+}
+
+// hubRearm: see armDeadline.
+const hubRearm = 16
 
 // hubBatch is the most messages a member's writer takes from its queue at
 // once.
@@ -188,6 +343,10 @@ func (m *hubMember) shutLocked() bool {
 	if m.space != nil {
 		close(m.space)
 		m.space = nil
+	}
+	if m.linger {
+		m.linger = false
+		m.wakeLocked() // to exit
 	}
 	return true
 }

@@ -255,11 +255,8 @@ func (h *Hub) RangeConns(room string, fn func(*Conn) bool) {
 // snapshot copies the members of room (all members when all) into a
 // pooled slice; putSnapshot returns it.
 func (h *Hub) snapshot(room string, all bool) *[]*hubMember {
-	sp, _ := h.snapPool.Get().(*[]*hubMember)
-	if sp == nil {
-		sp = new([]*hubMember)
-	}
-	s := (*sp)[:0]
+	sp := h.getMemberSlice()
+	s := *sp
 	h.mu.RLock()
 	if all {
 		for _, m := range h.members {
@@ -272,6 +269,17 @@ func (h *Hub) snapshot(room string, all bool) *[]*hubMember {
 	}
 	h.mu.RUnlock()
 	*sp = s
+	return sp
+}
+
+// getMemberSlice returns an empty pooled slice of members; putSnapshot
+// returns it.
+func (h *Hub) getMemberSlice() *[]*hubMember {
+	sp, _ := h.snapPool.Get().(*[]*hubMember)
+	if sp == nil {
+		sp = new([]*hubMember)
+	}
+	*sp = (*sp)[:0]
 	return sp
 }
 

@@ -40,6 +40,7 @@ func (h *Hub) Stop() {
 		m.shut()
 	}
 	h.wg.Wait()
+	h.stopRetire()
 	h.stopRelay()
 }
 
@@ -79,6 +80,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()
+		h.stopRetire()
 		close(done)
 	}()
 	select {

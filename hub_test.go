@@ -693,6 +693,113 @@ func TestHubIdleMembersHaveNoGoroutine(t *testing.T) {
 	hubWaitMembers(t, h, 0)
 }
 
+// TestHubWriterLingerAndRetire checks delivery across the lives of a
+// member's writer: messages broadcast after gaps shorter than, around and
+// longer than its linger period (a lingering writer is woken, a retired
+// one started anew) all arrive, in order; idle writers then exit, and
+// Stop ends lingering writers.
+func TestHubWriterLingerAndRetire(t *testing.T) {
+	h := NewHub(0, 0)
+	url := hubServe(t, h, map[string]ServerConfig{"/ws": {}})
+	const n = 20
+	cs := make([]*Conn, n)
+	for i := range cs {
+		cs[i] = hubDial(t, url+"/ws?room=r", nil)
+		_ = cs[i].SetReadDeadline(time.Now().Add(30 * time.Second)) // a lost wake-up fails, not hangs
+	}
+	hubWaitMembers(t, h, n)
+	gaps := []time.Duration{0, 0, time.Millisecond, 20 * time.Millisecond,
+		hubLinger / 2, hubLinger, hubLinger + hubLinger/2, 3 * hubLinger, 0}
+	for i, gap := range gaps {
+		time.Sleep(gap)
+		if r := h.BroadcastRoom("r", BinaryMessage, hubPayload(uint64(i), 64)); r.Enqueued != n {
+			t.Fatalf("broadcast %d: %+v", i, r)
+		}
+		for j, c := range cs {
+			_, p, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("member %d, message %d: %v", j, i, err)
+			}
+			if got := binary.BigEndian.Uint64(p); got != uint64(i) {
+				t.Fatalf("member %d got message %d, want %d", j, got, i)
+			}
+		}
+	}
+	hubNoGoroutines(t)
+	h.liveMu.Lock()
+	live := len(h.live)
+	h.liveMu.Unlock()
+	if w := h.writers.Load(); w != 0 || live != 0 {
+		t.Fatalf("after the writers exited: %d writers, %d live members", w, live)
+	}
+	m := hubSettle(t, h)
+	if want := uint64(n * len(gaps)); m.MessagesOut != want {
+		t.Fatalf("MessagesOut = %d, want %d", m.MessagesOut, want)
+	}
+
+	// Writers lingering after a delivery end with Stop.
+	h.BroadcastRoom("r", BinaryMessage, hubPayload(99, 64))
+	for _, c := range cs {
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.Stop()
+	hubNoGoroutines(t)
+	if w := h.writers.Load(); w != 0 {
+		t.Fatalf("after Stop: %d writers", w)
+	}
+}
+
+// TestHubWriteTimeoutStuckMember checks that WriteTimeout still bounds
+// every write although the writer keeps its deadline across batches: a
+// member that stops reading is removed (WriteErrors) about WriteTimeout
+// after its writes block, while a reading member keeps receiving.
+func TestHubWriteTimeoutStuckMember(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	h, err := NewHubWithConfig(HubConfig{WriteTimeout: timeout, SendBehavior: SendDrop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := hubServe(t, h, map[string]ServerConfig{"/ws": {}})
+	fast := hubDial(t, url+"/ws?room=r", nil)
+	hubDialRaw(t, url+"/ws?room=r") // a member that never reads
+	hubWaitMembers(t, h, 2)
+	var received atomic.Int64
+	go func() {
+		for {
+			if _, _, err := fast.ReadMessage(); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	payload := make([]byte, 16<<10)
+	start := time.Now()
+	for h.GetActiveConnectionCount() == 2 {
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the stuck member was not removed in 20 s (WriteTimeout %v): %+v", timeout, h.Metrics())
+		}
+		h.BroadcastRoom("r", BinaryMessage, payload)
+		time.Sleep(time.Millisecond)
+	}
+	if m := h.Metrics(); m.WriteErrors != 1 {
+		t.Fatalf("WriteErrors = %d, want 1: %+v", m.WriteErrors, m)
+	}
+	// The reading member is still served.
+	before := received.Load()
+	if r := h.BroadcastRoom("r", BinaryMessage, payload); r.Enqueued != 1 {
+		t.Fatalf("broadcast after the removal: %+v", r)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for received.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the reading member got nothing after the removal")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // hubSlowSetup serves a hub with a fast route (big queue) and a slow one
 // (queue of 4 with the given behavior), connects a reading fast client
 // and a raw slow client to room "r", and fills the slow member's path

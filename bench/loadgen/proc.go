@@ -70,3 +70,27 @@ func parseRSS(b []byte) (int64, error) {
 	}
 	return 0, fmt.Errorf("loadgen: no VmRSS in /proc status")
 }
+
+// procWrites returns the number of write-class system calls (write,
+// writev, sendmsg...) process pid has made so far: syscw in
+// /proc/<pid>/io.
+func procWrites(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseSyscw(b)
+}
+
+func parseSyscw(b []byte) (int64, error) {
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("loadgen: malformed syscw line %q", line)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("loadgen: no syscw in /proc io")
+}

@@ -66,6 +66,7 @@ var metricDefs = map[string][]metricDef{
 	Broadcast: {
 		{mRate, "deliveries/s", fmtInt},
 		{mCPUPerOp, "server CPU µs / delivery", fmtDec(3)},
+		{mWritesPerOp, "server write syscalls / delivery", fmtDec(3)},
 		{mCPU, "server CPU s", fmtDec(2)},
 	},
 }
@@ -97,7 +98,7 @@ func (r *Report) Table() string {
 	}
 	errs := map[[2]string]error{}
 	for _, res := range r.Results {
-		for _, d := range metricDefs[res.Workload] {
+		for _, d := range metricDefs[workloadBase(res.Workload)] {
 			key := [3]string{res.Lib, res.Workload, d.key}
 			c := cells[key]
 			if c == nil {
@@ -133,10 +134,10 @@ func (r *Report) Table() string {
 	}
 	b.WriteString("\n")
 	for _, w := range cfg.Workloads {
-		for i, d := range metricDefs[w] {
+		for i, d := range metricDefs[workloadBase(w)] {
 			name := ""
 			if i == 0 {
-				name = w
+				name = workloadLabel(w)
 			}
 			fmt.Fprintf(&b, "| %s | %s |", name, d.label)
 			for _, lib := range cfg.Libs {
@@ -202,8 +203,9 @@ func (r *Report) Markdown(command string) string {
 		runtime.GOOS, runtime.GOARCH, r.LoadStart, r.LoadEnd, command, r.Elapsed.Round(1e9))
 	fmt.Fprintf(&b, "Median of %d runs (fresh server process each) of %v after %v warm-up; "+
 		"(N.NNx) is the median over runs of value / gorilla's value in the same run. "+
-		"Echo payloads are binary; idle: %d connections; broadcast: %d B to %d members, %d broadcasts in flight. "+
-		"Server CPU is utime+stime of the server process over the measured window.\n\n",
+		"Echo payloads are binary; idle: %d connections; broadcast: %d B to %d members (all in one room), %d broadcasts in flight "+
+		"(a row naming its size uses that size instead). "+
+		"Server CPU is utime+stime of the server process over the measured window (idle: while the handshakes ran).\n\n",
 		cfg.Runs, cfg.Duration, cfg.Warmup, cfg.IdleConns, cfg.BcastSize, cfg.BcastMembers, cfg.BcastInFlight)
 	b.WriteString(r.Table())
 	return b.String()

@@ -59,6 +59,12 @@ type Config struct {
 	// CPUProfileDir, when set, makes every server write a CPU profile
 	// there, named LIB-WORKLOAD-runN.pprof.
 	CPUProfileDir string
+	// WindowProfileDir, when set, saves a CPU profile of each measured
+	// window (the server's /debug/pprof/profile over the window, so
+	// connection set-up is left out) there, named
+	// LIB-WORKLOAD-runN.window.pprof. It cannot be combined with
+	// CPUProfileDir (a process runs one CPU profile at a time).
+	WindowProfileDir string
 	// MemProfileDir, when set, makes every server write a heap profile
 	// there when it is stopped (before the clients close: an idle run's
 	// profile shows the connections' memory), named LIB-WORKLOAD-runN.heap.
@@ -144,9 +150,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.Command = SelfCommand
 	}
 	for _, w := range cfg.Workloads {
-		if workloadFuncs[w] == nil {
-			return nil, fmt.Errorf("loadgen: unknown workload %q (want some of %v)", w, Workloads)
+		if _, _, err := parseWorkload(w); err != nil {
+			return nil, err
 		}
+	}
+	if cfg.WindowProfileDir != "" && cfg.CPUProfileDir != "" {
+		return nil, errors.New("loadgen: WindowProfileDir and CPUProfileDir exclude each other")
 	}
 	if cfg.Runs < 1 {
 		return nil, errors.New("loadgen: Runs must be at least 1")
@@ -200,8 +209,12 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 	// Every workload is bounded: give up well after its nominal length.
 	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+3*time.Minute)
 	defer cancel()
-	e := &env{cfg: cfg, srv: srv}
-	m, err := workloadFuncs[workload](ctx, e)
+	base, size, _ := parseWorkload(workload)
+	e := &env{cfg: cfg, srv: srv, size: size}
+	if cfg.WindowProfileDir != "" {
+		e.profPath = filepath.Join(cfg.WindowProfileDir, fmt.Sprintf("%s-%s-run%d.window.pprof", lib, workload, run))
+	}
+	m, err := workloadFuncs[base](ctx, e)
 	if m != nil && e.genCPU > 0 {
 		m[mGenCPU] = e.genCPU.Seconds()
 	}
@@ -218,7 +231,7 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 
 func summary(w string, m measurement) string {
 	s := ""
-	for _, d := range metricDefs[w] {
+	for _, d := range metricDefs[workloadBase(w)] {
 		if v, ok := m[d.key]; ok {
 			s += fmt.Sprintf("  %s %s", d.label, d.format(v))
 		}

@@ -29,15 +29,16 @@ var Workloads = []string{EchoSmall, EchoPipelined, EchoLarge, Idle, Broadcast}
 // Metric keys a workload reports. CPU is the server's CPU time (user +
 // system) over the measured window.
 const (
-	mRate       = "rate"        // operations per second (round trips, messages, deliveries, handshakes)
-	mMiBps      = "MiB/s"       // echoed payload per second
-	mP50        = "p50"         // microseconds
-	mP99        = "p99"         // microseconds
-	mCPU        = "cpu"         // seconds
-	mCPUPerOp   = "cpu/op"      // microseconds of server CPU per operation
-	mRSSPerConn = "rss/conn"    // KiB
-	mHandshakes = "handshake/s" // handshakes per second
-	mGenCPU     = "gen-cpu"     // seconds of the load generator's own CPU (progress log only)
+	mRate        = "rate"        // operations per second (round trips, messages, deliveries, handshakes)
+	mMiBps       = "MiB/s"       // echoed payload per second
+	mP50         = "p50"         // microseconds
+	mP99         = "p99"         // microseconds
+	mCPU         = "cpu"         // seconds
+	mCPUPerOp    = "cpu/op"      // microseconds of server CPU per operation
+	mRSSPerConn  = "rss/conn"    // KiB
+	mHandshakes  = "handshake/s" // handshakes per second
+	mGenCPU      = "gen-cpu"     // seconds of the load generator's own CPU (progress log only)
+	mWritesPerOp = "writes/op"   // the server's write system calls per operation
 )
 
 // measurement is one workload's metrics from one server run.
@@ -50,6 +51,36 @@ type env struct {
 	srv     *serverProc
 	cleanup []func()
 	genCPU  time.Duration // the generator's CPU time in the last window
+	size    int           // the workload's size from its name (0: the Config's)
+	writes  int64         // the server's write system calls in the last window (-1: unknown)
+	// profPath, when set, is where the measured window's CPU profile goes.
+	profPath string
+}
+
+// windowProfile starts a CPU profile of the server over the measured
+// window when e.profPath is set, and returns a function that waits for it
+// and saves it.
+func (e *env) windowProfile() func() error {
+	if e.profPath == "" {
+		return func() error { return nil }
+	}
+	secs := max(1, int(e.cfg.Duration.Round(time.Second)/time.Second))
+	type answer struct {
+		body string
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		body, err := e.srv.get(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs))
+		done <- answer{body, err}
+	}()
+	return func() error {
+		a := <-done
+		if a.err != nil {
+			return fmt.Errorf("loadgen: window profile: %w", a.err)
+		}
+		return os.WriteFile(e.profPath, []byte(a.body), 0o644)
+	}
 }
 
 // deferClose closes cs once the server has been stopped (closing the
@@ -139,14 +170,23 @@ func (e *env) window(ctx context.Context, measuring, stop *atomic.Bool) (time.Du
 		return 0, 0, err
 	}
 	self0, _ := procCPU(os.Getpid())
+	w0, werr0 := procWrites(e.srv.pid)
+	prof := e.windowProfile()
 	t0 := time.Now()
 	measuring.Store(true)
 	err = sleepCtx(ctx, e.cfg.Duration)
 	measuring.Store(false)
+	if perr := prof(); err == nil {
+		err = perr
+	}
 	elapsed := time.Since(t0)
 	cpu1, err2 := e.srv.cpu()
 	self1, _ := procCPU(os.Getpid())
 	e.genCPU = self1 - self0
+	e.writes = -1
+	if w1, werr1 := procWrites(e.srv.pid); werr0 == nil && werr1 == nil {
+		e.writes = w1 - w0
+	}
 	if err == nil {
 		err = err2
 	}
@@ -403,7 +443,7 @@ func idle(ctx context.Context, e *env) (measurement, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	cs, err := e.dialMany(ctx, e.cfg.IdleConns, e.cfg.IdleDialers, "/echo", 0)
+	cs, err := e.dialMany(ctx, e.count(e.cfg.IdleConns), e.cfg.IdleDialers, "/echo", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -436,7 +476,7 @@ func idle(ctx context.Context, e *env) (measurement, error) {
 // connection sends, broadcast by the server; BcastInFlight broadcasts are
 // kept outstanding: deliveries per second.
 func broadcast(ctx context.Context, e *env) (measurement, error) {
-	m := e.cfg.BcastMembers
+	m := e.count(e.cfg.BcastMembers)
 	members, err := e.dialMany(ctx, m, 16, "/bcast", 16<<10)
 	if err != nil {
 		return nil, err
@@ -458,11 +498,12 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 	// that uses the slot is only triggered after the slot was reset.
 	w := e.cfg.BcastInFlight
 	slots := make([]paddedCount32, w)
+	got := make([]paddedCount, len(members)) // deliveries in the window, per member
 	complete := make(chan struct{}, w)
 	var measuring, stop atomic.Bool
 	var fe firstError
 	var wg sync.WaitGroup
-	for _, c := range members {
+	for i, c := range members {
 		_ = c.nc.SetDeadline(e.clientDeadline())
 		wg.Add(1)
 		go func() {
@@ -475,6 +516,9 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 						fe.set(err)
 					}
 					return
+				}
+				if measuring.Load() {
+					got[i].n += int64(n)
 				}
 				for range n {
 					s := &slots[seq%w].n
@@ -513,7 +557,11 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 					n++
 				}
 			case <-stall.C:
-				done <- result{err: fmt.Errorf("loadgen: a broadcast did not reach all %d members in 10 s", m)}
+				counts := make([]int32, w)
+				for i := range slots {
+					counts[i] = slots[i].n.Load()
+				}
+				done <- result{err: fmt.Errorf("loadgen: a broadcast did not reach all %d members in 10 s (deliveries counted per in-flight slot: %v)", m, counts)}
 				return
 			}
 		}
@@ -534,15 +582,25 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 	if werr != nil {
 		return nil, werr
 	}
-	deliveries := float64(r.n) * float64(m)
-	if deliveries == 0 {
-		return nil, errors.New("loadgen: no broadcast completed in the window")
+	// Deliveries are counted as the members read them, so a window shorter
+	// than a broadcast still measures.
+	var delivered int64
+	for i := range got {
+		delivered += got[i].n
 	}
-	return measurement{
+	deliveries := float64(delivered)
+	if deliveries == 0 {
+		return nil, errors.New("loadgen: no message delivered in the window")
+	}
+	res := measurement{
 		mRate:     deliveries / elapsed.Seconds(),
 		mCPU:      cpu.Seconds(),
 		mCPUPerOp: us(cpu) / deliveries,
-	}, nil
+	}
+	if e.writes >= 0 {
+		res[mWritesPerOp] = float64(e.writes) / deliveries
+	}
+	return res, nil
 }
 
 type paddedCount32 struct {

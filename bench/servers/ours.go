@@ -28,9 +28,12 @@ func newOurs(st *state) http.Handler {
 	cfg := websocket.DefaultConfig()
 	cfg.ReadLimit = MaxMessage
 	reg := newRegistry[*websocket.Conn](st)
-	hub, err := websocket.NewHubWithConfig(websocket.DefaultHubConfig())
+	hcfg := websocket.DefaultHubConfig()
+	hcfg.SendQueueSize = 256                // the default, spelled out: the sweep's setting
+	hcfg.MaxConnections = websocket.NoLimit // the scale sweep goes past the default 10,000
+	hub, err := websocket.NewHubWithConfig(hcfg)
 	if err != nil {
-		panic(err) // the defaults are valid
+		panic(err) // valid by construction
 	}
 	useHub := oursBroadcast == "hub"
 

@@ -15,6 +15,7 @@
 // and two plain HTTP endpoints for the harness:
 //
 //	/stats  "conns=N members=M": open WebSocket connections, /bcast members
+//	/debug/pprof/profile  a CPU profile of the next ?seconds=N (net/http/pprof)
 //	/gc     runs runtime.GC and debug.FreeOSMemory, so that the process's
 //	        RSS reflects live memory; answers "ok"
 //
@@ -31,6 +32,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	pprofhttp "net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -118,6 +120,8 @@ func Main(args []string, out io.Writer) error {
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "conns=%d members=%d\n", st.conns.Load(), st.members.Load())
 	})
+	// CPU profiles of a chosen window (the load generator's measured one).
+	mux.HandleFunc("/debug/pprof/profile", pprofhttp.Profile)
 	mux.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
 		runtime.GC()
 		debug.FreeOSMemory()

@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/peers               # full comparison, about 6 minutes on 2 cores
 //	go run ./cmd/peers -quick        # smoke run, about a minute
+//	go run ./cmd/peers -scale        # scale sweep (ours, gws, gorilla): broadcast to 1k/3k/10k members, 19k idle; about 5 minutes
 //	go run ./cmd/peers -libs ours,gorilla -workloads echo-small -cpuprofile-dir /tmp/prof
 package main
 
@@ -27,6 +28,7 @@ func main() {
 	servers.MaybeRunChild()
 
 	quick := flag.Bool("quick", false, "smoke run: 1 run, 1 s windows, 2,000 idle and 200 broadcast connections")
+	scale := flag.Bool("scale", false, "scale sweep: broadcast to 1,000, 3,000 and 10,000 members and 19,000 idle connections, ours beside gws and gorilla (with -quick: 1 run, 1 s windows)")
 	def := loadgen.DefaultConfig()
 	runs := flag.Int("runs", 0, "runs per library and workload (default 3, or 1 with -quick)")
 	libs := flag.String("libs", strings.Join(def.Libs, ","), "libraries to compare")
@@ -35,6 +37,7 @@ func main() {
 	idle := flag.Int("idle-conns", 0, "idle connections (default 10000, or 2000 with -quick)")
 	members := flag.Int("bcast-members", 0, "broadcast members (default 1000, or 200 with -quick)")
 	profDir := flag.String("cpuprofile-dir", "", "make every server write a CPU profile into `dir`")
+	winDir := flag.String("window-profile-dir", "", "save a CPU profile of every server's measured window into `dir` (not with -cpuprofile-dir)")
 	memDir := flag.String("memprofile-dir", "", "make every server write a heap profile into `dir` when stopped")
 	detach := flag.Bool("ours-detach", false, "run this library's connections on their own goroutines (HTTP handler returns) instead of websocket.Handler")
 	bcast := flag.String("ours-broadcast", "hub", "this library's broadcast: hub (websocket.Hub) or loop (WritePreparedMessage per member)")
@@ -45,8 +48,18 @@ func main() {
 	if *quick {
 		cfg = loadgen.QuickConfig()
 	}
-	cfg.Libs = split(*libs)
-	cfg.Workloads = split(*workloads)
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *scale {
+		sc := loadgen.ScaleConfig()
+		cfg.Libs, cfg.Workloads = sc.Libs, sc.Workloads
+	}
+	if set["libs"] || !*scale {
+		cfg.Libs = split(*libs)
+	}
+	if set["workloads"] || !*scale {
+		cfg.Workloads = split(*workloads)
+	}
 	if *runs > 0 {
 		cfg.Runs = *runs
 	}
@@ -61,6 +74,7 @@ func main() {
 	}
 	cfg.CPUProfileDir = *profDir
 	cfg.MemProfileDir = *memDir
+	cfg.WindowProfileDir = *winDir
 	cfg.OursDetach = *detach
 	cfg.OursBroadcast = *bcast
 	if !*quiet {
@@ -71,7 +85,7 @@ func main() {
 			fatalf("unknown library %q (want some of %v)", l, servers.Libraries)
 		}
 	}
-	for _, dir := range []string{*profDir, *memDir} {
+	for _, dir := range []string{*profDir, *memDir, *winDir} {
 		if dir != "" {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				fatalf("%v", err)
