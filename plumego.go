@@ -75,6 +75,21 @@ func (h *Hub) TryBroadcastAll(mt MessageType, data []byte) BroadcastResult {
 	return h.BroadcastAll(mt, data)
 }
 
+// NewHubE is NewHubWithConfig with Plumego's worker-pool sizes, which
+// this hub accepts and ignores (see HubConfig.WorkerCount): negative sizes
+// are errors matching ErrNegativeWorkerCount or ErrNegativeJobQueue.
+func NewHubE(workerCount, jobQueueSize int) (*Hub, error) {
+	cfg := DefaultHubConfig()
+	cfg.WorkerCount, cfg.JobQueueSize = workerCount, jobQueueSize
+	return NewHubWithConfig(cfg)
+}
+
+// NewHubWithConfigE is NewHubWithConfig, which already returns its
+// configuration errors, under its Plumego name.
+//
+// Deprecated: use NewHubWithConfig.
+func NewHubWithConfigE(cfg HubConfig) (*Hub, error) { return NewHubWithConfig(cfg) }
+
 // Outbound is one message as Plumego's connection queues it: its type and
 // payload. Nothing here queues Outbound values (a Conn writes at once, and
 // a Hub queues PreparedMessages); it is for code that keeps its own queue

@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/rfc6455/websocket/frame"
 	"github.com/rfc6455/websocket/handshake"
@@ -122,6 +123,15 @@ var (
 	// ErrNilAuthenticator: ServerConfig.TokenAuth is nil while
 	// AllowUnauthenticated is off.
 	ErrNilAuthenticator = errors.New("websocket: authenticator is nil")
+	// ErrNilTokenAuthorizer is ErrNilAuthenticator under its older Plumego
+	// name.
+	//
+	// Deprecated: use ErrNilAuthenticator.
+	ErrNilTokenAuthorizer = ErrNilAuthenticator
+	// ErrInvalidHubConfig is ErrInvalidConfig under its older Plumego name.
+	//
+	// Deprecated: use ErrInvalidConfig.
+	ErrInvalidHubConfig = ErrInvalidConfig
 	// ErrNegativeQueueSize: a negative HubConfig.SendQueueSize,
 	// WebSocketConfig.SendQueueSize or ServerConfig.QueueSize.
 	ErrNegativeQueueSize = errors.New("websocket: queue size cannot be negative")
@@ -184,3 +194,20 @@ type sentinel struct {
 
 func (e *sentinel) Error() string   { return e.msg }
 func (e *sentinel) Unwrap() []error { return e.is }
+
+// IsTemporary reports whether err is a failure that may pass if retried:
+// a message dropped from a full send queue (ErrSendQueueFull, alias
+// ErrQueueFull), ErrRateLimitExceeded, or a timeout (a net.Error whose
+// Timeout is true). A *CloseError is never temporary. Unlike Plumego's,
+// it matches wrapped errors (errors.Is) rather than the bare values.
+func IsTemporary(err error) bool {
+	var ce *CloseError
+	if err == nil || errors.As(err, &ce) {
+		return false
+	}
+	if errors.Is(err, ErrSendQueueFull) || errors.Is(err, ErrRateLimitExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -580,5 +581,39 @@ func TestServerHealth(t *testing.T) {
 	s.Shutdown(ctx)
 	if _, st = s.Health(); st.Status != "unhealthy" || st.Message != "hub stopped" {
 		t.Fatalf("after Shutdown: %+v", st)
+	}
+}
+
+func TestPlumegoHubConstructorsAndIsTemporary(t *testing.T) {
+	h, err := NewHubE(16, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Stop()
+	if _, err := NewHubE(-1, 0); !errors.Is(err, ErrNegativeWorkerCount) || !errors.Is(err, ErrInvalidHubConfig) {
+		t.Fatalf("NewHubE(-1, 0) = %v", err)
+	}
+	if _, err := NewHubWithConfigE(HubConfig{JobQueueSize: -1}); !errors.Is(err, ErrNegativeJobQueue) {
+		t.Fatalf("NewHubWithConfigE = %v", err)
+	}
+	if _, err := srvResolve(ServerConfig{Hub: h}); !errors.Is(err, ErrNilTokenAuthorizer) {
+		t.Fatalf("nil TokenAuth: %v", err)
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{ErrQueueFull, true},
+		{fmt.Errorf("send: %w", ErrSendQueueFull), true},
+		{ErrRateLimitExceeded, true},
+		{&net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}, true},
+		{&CloseError{Code: CloseGoingAway}, false},
+		{ErrProtocol, false},
+		{ErrSlowConsumer, false},
+	} {
+		if got := IsTemporary(tc.err); got != tc.want {
+			t.Errorf("IsTemporary(%v) = %v", tc.err, got)
+		}
 	}
 }
