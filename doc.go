@@ -120,4 +120,48 @@
 //
 // Set RequestNoContextTakeover to ask the peer not to keep its context,
 // which drops the decompressor's share to nothing.
+//
+// # JSON
+//
+// Conn.ReadJSON and Conn.WriteJSON carry one JSON value per message
+// (encoding/json), streaming through NextReader and NextWriter;
+// ReadJSONContext and WriteJSONContext bound them with a context, like
+// Read and Write. Hub.BroadcastRoomJSON and Hub.BroadcastAllJSON encode a
+// value once for every member.
+//
+// # Plumego compatibility
+//
+// This package is modelled on the x/websocket package of Plumego
+// (github.com/spcent/plumego), a Go web framework; a Plumego service
+// moves here by changing its import path and the few calls README.md's
+// migration table lists. The names kept for it live in plumego.go and
+// plumego_errors.go, apart from the primary API:
+//
+//   - pure aliases, marked Deprecated and naming the primary name:
+//     OpcodeText, OpcodeBinary, RoomAuthenticator, TryBroadcastRoom,
+//     TryBroadcastAll, SimpleRoomAuth.CheckRoomPassword,
+//     SimpleHS256TokenAuth.VerifyJWT, NewHubWithConfigE, CloseInvalidPayload,
+//     CloseServerError, and the error names of Plumego that are the
+//     primary errors (ErrProtocolError is ErrProtocol, ErrUnmaskedFrame is
+//     frame.ErrUnmaskedFrame, ErrQueueFull is ErrSendQueueFull...);
+//   - error sentinels the same failure here also matches with errors.Is:
+//     ErrConnClosed (ErrClosed and ErrCloseSent), and the configuration
+//     errors (ErrNegativeQueueSize, ErrNilHub...) returned together with
+//     ErrInvalidConfig;
+//   - Conn helpers built on the primary methods: ReadMessageReader
+//     (NextReader), WriteMessageContext (Write), WriteText, WriteBinary,
+//     WriteClose (Close), IsClosed (Done), SetMetadata and its siblings;
+//   - Plumego's auth and validation helpers: SecureRoomAuth,
+//     SecurityConfig, ValidateSecurityConfig, ValidateRoomPassword,
+//     GenerateSecureSecret, ValidateWebSocketKey, RoomRequestAuthorizer
+//     (through RoomRequestAuth), ValidateTextMessage, SanitizeForLogging,
+//     and Server.Health;
+//   - arguments and fields accepted for Plumego and ignored, documented
+//     where they are: NewHub's worker-pool sizes, HubConfig and
+//     WebSocketConfig's WorkerCount and JobQueueSize.
+//
+// Hub's Get* accessors (GetRoomCount, GetRooms...) and TryJoin (Join is
+// the same call) keep Plumego's names as their primary names. Where Plumego's behaviour is unsafe
+// or departs from RFC 6455, the name is kept and the safe thing is done;
+// each such doc comment says how it differs.
 package websocket
