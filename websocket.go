@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,9 @@ func upgradeAccepted(w http.ResponseWriter, cfg *Config, res *handshake.ServerRe
 	// The server may have set deadlines on the connection; they are ours now.
 	_ = nc.SetDeadline(time.Time{})
 	var pending []byte
+	if brw == nil { // a ResponseWriter wrapper that hijacks without buffers
+		brw = bufio.NewReadWriter(bufio.NewReaderSize(nc, 16), bufio.NewWriterSize(nc, 16))
+	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		pending, _ = brw.Reader.Peek(n)
 		pending = append([]byte(nil), pending...)
