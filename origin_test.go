@@ -134,3 +134,31 @@ func TestNewAllowedHosts(t *testing.T) {
 		t.Errorf("https origin with PublicScheme https: status %d, want 101", status)
 	}
 }
+
+// TestOriginConfigErrors: a malformed origin or host pattern is a
+// configuration error: New fails, Upgrade answers 500 and says which.
+func TestOriginConfigErrors(t *testing.T) {
+	for _, cfg := range []WebSocketConfig{
+		{AllowUnauthenticated: true, AllowedOrigins: []string{"https://app.example.com/"}},
+		{AllowUnauthenticated: true, AllowedHosts: []string{"http://localhost"}},
+		{AllowUnauthenticated: true, PublicScheme: "wss"},
+	} {
+		if _, err := New(cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("New(%+v): %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+	rec := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "http://example.com/", nil)
+	r.Header.Set("Upgrade", "websocket")
+	r.Header.Set("Connection", "Upgrade")
+	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	r.Header.Set("Sec-WebSocket-Version", "13")
+	_, err := Upgrade(rec, r, &Config{AllowedOrigins: []string{"https://app.example.com/"}})
+	if rec.Code != http.StatusInternalServerError || !errors.Is(err, handshake.ErrInvalidConfig) ||
+		!strings.Contains(err.Error(), `AllowedOrigins[0] "https://app.example.com/"`) {
+		t.Errorf("Upgrade with a bad pattern: %d, %v", rec.Code, err)
+	}
+	if strings.Contains(rec.Body.String(), "app.example.com") {
+		t.Errorf("body %q shows the configuration", rec.Body.String())
+	}
+}

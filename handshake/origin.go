@@ -259,6 +259,15 @@ func hostAllowed(r *http.Request, cfg *ServerConfig, pol *Policy) string {
 			}
 		}
 	}
+	return hostRefusal(r)
+}
+
+// hostRefusal and originRefusal build the details of refusals out of line,
+// to keep the frames of the accepting path small (a handshake runs on
+// net/http's goroutine, whose stack should not have to grow for it).
+//
+//go:noinline
+func hostRefusal(r *http.Request) string {
 	return "Host " + quoteDetail(r.Host) + " is not in AllowedHosts"
 }
 
@@ -266,32 +275,28 @@ func hostAllowed(r *http.Request, cfg *ServerConfig, pol *Policy) string {
 // "" when allowed, else the detail for the refusal, naming the Origin and
 // what it was compared with.
 func originAllowed(r *http.Request, cfg *ServerConfig, pol *Policy) string {
-	vals := r.Header[hOrigin]
 	if cfg.CheckOrigin != nil {
 		if cfg.CheckOrigin(r) {
 			return ""
 		}
-		if len(vals) == 0 {
-			return "CheckOrigin refused a request without Origin for Host " + quoteDetail(r.Host)
-		}
-		return "CheckOrigin refused Origin " + quoteDetail(vals[0]) + " for Host " + quoteDetail(r.Host)
+		return originRefusal(r, cfg)
 	}
-	if len(vals) == 0 {
+	vals := r.Header[hOrigin]
+	switch {
+	case len(vals) == 0:
 		return ""
-	}
-	if len(vals) > 1 {
-		return strconv.Itoa(len(vals)) + " Origin headers, first " + quoteDetail(vals[0]) + ", for Host " + quoteDetail(r.Host)
-	}
-	if cfg.AllowAllOrigins {
+	case len(vals) > 1:
+		return originRefusal(r, cfg)
+	case cfg.AllowAllOrigins:
 		return ""
 	}
 	o, ok := parseOrigin(vals[0])
 	if !ok {
-		return "malformed Origin " + quoteDetail(vals[0]) + " for Host " + quoteDetail(r.Host)
+		return originRefusal(r, cfg)
 	}
 	// Same origin: the scheme browsers reach us by, and host and port
 	// equal to Host's (a Host without port means that scheme's default).
-	scheme, from := requestScheme(r, cfg)
+	scheme, _ := requestScheme(r, cfg)
 	if sameScheme(o.scheme, scheme) {
 		if h, ok := splitHostPort(r.Host); ok {
 			def := defaultPort(scheme)
@@ -311,7 +316,29 @@ func originAllowed(r *http.Request, cfg *ServerConfig, pol *Policy) string {
 			return ""
 		}
 	}
-	d := "Origin " + quoteDetail(vals[0]) + " is not the same origin as Host " + quoteDetail(r.Host) +
+	return originRefusal(r, cfg)
+}
+
+// originRefusal says why originAllowed refused r. It does not call
+// cfg.CheckOrigin.
+//
+//go:noinline
+func originRefusal(r *http.Request, cfg *ServerConfig) string {
+	vals := r.Header[hOrigin]
+	host := quoteDetail(r.Host)
+	switch {
+	case cfg.CheckOrigin != nil && len(vals) == 0:
+		return "CheckOrigin refused a request without Origin for Host " + host
+	case cfg.CheckOrigin != nil:
+		return "CheckOrigin refused Origin " + quoteDetail(vals[0]) + " for Host " + host
+	case len(vals) > 1:
+		return strconv.Itoa(len(vals)) + " Origin headers, first " + quoteDetail(vals[0]) + ", for Host " + host
+	}
+	if _, ok := parseOrigin(vals[0]); !ok {
+		return "malformed Origin " + quoteDetail(vals[0]) + " for Host " + host
+	}
+	scheme, from := requestScheme(r, cfg)
+	d := "Origin " + quoteDetail(vals[0]) + " is not the same origin as Host " + host +
 		" reached over " + scheme + " (" + from + ")"
 	if len(cfg.AllowedOrigins) > 0 {
 		d += " and matches none of the " + strconv.Itoa(len(cfg.AllowedOrigins)) + " AllowedOrigins"

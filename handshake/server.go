@@ -168,8 +168,51 @@ func (res *ServerResult) owns(k string) bool {
 		strings.EqualFold(k, "Content-Length") || strings.EqualFold(k, "Transfer-Encoding")
 }
 
+// reject and the refusals below are kept out of line: inlined, their
+// allocations and header literals would make server's frame, and the
+// stack of every handshake, larger.
+//
+//go:noinline
 func reject(status int, sentinel error, reason string) *RejectError {
 	return &RejectError{Status: status, Reason: reason, Err: sentinel}
+}
+
+//go:noinline
+func rejectMethod() *RejectError {
+	e := reject(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET")
+	e.Header = http.Header{"Allow": {"GET"}}
+	return e
+}
+
+//go:noinline
+func rejectNoUpgrade() *RejectError {
+	e := reject(http.StatusUpgradeRequired, ErrNotUpgrade, "WebSocket upgrade required")
+	e.Header = http.Header{hUpgrade: {"websocket"}, hConnection: {"Upgrade"}, hVersion: {Version}}
+	return e
+}
+
+//go:noinline
+func rejectVersion() *RejectError {
+	e := reject(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13")
+	e.Header = http.Header{hVersion: {Version}}
+	return e
+}
+
+//go:noinline
+func rejectDetail(status int, sentinel error, reason, detail string) *RejectError {
+	e := reject(status, sentinel, reason)
+	e.Detail = detail
+	return e
+}
+
+//go:noinline
+func rejectExtensions(err error) *RejectError {
+	e := reject(http.StatusBadRequest, ErrMalformedExtensions, "malformed Sec-WebSocket-Extensions")
+	var he *HandshakeError
+	if errors.As(err, &he) {
+		e.Detail = he.Detail
+	}
+	return e
 }
 
 // Server decides on an opening handshake request (RFC 6455 section 4.2.1)
@@ -230,13 +273,16 @@ func reject(status int, sentinel error, reason string) *RejectError {
 // Server is safe for concurrent use; it calls cfg.CheckOrigin at most once.
 func Server(r *http.Request, cfg *ServerConfig) (*ServerResult, error) {
 	if cfg == nil {
-		cfg = &ServerConfig{}
+		cfg = &zeroConfig
 	}
 	if d := checkConfig(cfg); d != "" {
 		return nil, configError(d)
 	}
 	return server(r, cfg, nil)
 }
+
+// zeroConfig is what a nil *ServerConfig means; only read.
+var zeroConfig ServerConfig
 
 // Policy is a ServerConfig checked once, its origin and host patterns
 // parsed once: the form to keep when one configuration serves many
@@ -278,9 +324,7 @@ func (p *Policy) Server(r *http.Request) (*ServerResult, error) {
 }
 
 func configError(detail string) *RejectError {
-	e := reject(http.StatusInternalServerError, ErrInvalidConfig, "server misconfigured")
-	e.Detail = detail
-	return e
+	return rejectDetail(http.StatusInternalServerError, ErrInvalidConfig, "server misconfigured", detail)
 }
 
 // server is Server for a checked cfg; pol, when non-nil, holds cfg's
@@ -288,9 +332,7 @@ func configError(detail string) *RejectError {
 // not allocate).
 func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, error) {
 	if r.Method != http.MethodGet {
-		e := reject(http.StatusMethodNotAllowed, ErrBadMethod, "method must be GET")
-		e.Header = http.Header{"Allow": {"GET"}}
-		return nil, e
+		return nil, rejectMethod()
 	}
 	if !r.ProtoAtLeast(1, 1) {
 		return nil, reject(http.StatusBadRequest, ErrBadHTTPVersion, "HTTP/1.1 or later required")
@@ -303,9 +345,7 @@ func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, err
 	}
 	h := r.Header
 	if len(h[hUpgrade]) == 0 {
-		e := reject(http.StatusUpgradeRequired, ErrNotUpgrade, "WebSocket upgrade required")
-		e.Header = http.Header{hUpgrade: {"websocket"}, hConnection: {"Upgrade"}, hVersion: {Version}}
-		return nil, e
+		return nil, rejectNoUpgrade()
 	}
 	if !hasToken(h[hUpgrade], "websocket") {
 		return nil, reject(http.StatusBadRequest, ErrNotUpgrade, "Upgrade must contain websocket")
@@ -317,9 +357,7 @@ func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, err
 	case len(v) > 1:
 		return nil, reject(http.StatusBadRequest, ErrBadVersion, "repeated Sec-WebSocket-Version")
 	case len(v) == 0 || v[0] != Version:
-		e := reject(http.StatusUpgradeRequired, ErrBadVersion, "Sec-WebSocket-Version must be 13")
-		e.Header = http.Header{hVersion: {Version}}
-		return nil, e
+		return nil, rejectVersion()
 	}
 	keys := h[hKey]
 	switch {
@@ -331,14 +369,10 @@ func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, err
 		return nil, reject(http.StatusBadRequest, ErrBadKey, "Sec-WebSocket-Key must be base64 of 16 bytes")
 	}
 	if d := hostAllowed(r, cfg, pol); d != "" {
-		e := reject(http.StatusMisdirectedRequest, ErrHostNotAllowed, "host not served here")
-		e.Detail = d
-		return nil, e
+		return nil, rejectDetail(http.StatusMisdirectedRequest, ErrHostNotAllowed, "host not served here", d)
 	}
 	if d := originAllowed(r, cfg, pol); d != "" {
-		e := reject(http.StatusForbidden, ErrOriginNotAllowed, "origin not allowed")
-		e.Detail = d
-		return nil, e
+		return nil, rejectDetail(http.StatusForbidden, ErrOriginNotAllowed, "origin not allowed", d)
 	}
 
 	protocols := h[hProtocol]
@@ -353,12 +387,7 @@ func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, err
 	}
 	d, ext, deflate, err := negotiateDeflate(h[hExtensions], cfg.Deflate, minBits)
 	if err != nil {
-		e := reject(http.StatusBadRequest, ErrMalformedExtensions, "malformed Sec-WebSocket-Extensions")
-		var he *HandshakeError
-		if errors.As(err, &he) {
-			e.Detail = he.Detail
-		}
-		return nil, e
+		return nil, rejectExtensions(err)
 	}
 
 	res := &ServerResult{Accept: AcceptKey(keys[0]), Extensions: ext}
