@@ -1,18 +1,21 @@
 package websocket
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"sync"
 )
 
 // JSON messages.
 //
 // ReadJSON and WriteJSON have the meaning of gorilla/websocket's and
-// Plumego's: one JSON value per message. They stream: ReadJSON decodes
-// from NextReader's reader and WriteJSON encodes into a NextWriter, so a
-// message is never copied whole beyond the buffer encoding/json itself
-// needs. The Context variants bound the call like Read and Write do.
+// Plumego's: one JSON value per message. They stream: ReadJSON reads
+// NextReader's reader into a reused buffer for json.Unmarshal, and
+// WriteJSON encodes into a NextWriter, so a message is held whole only
+// where encoding/json needs it, in buffers that are reused. The Context
+// variants bound the call like Read and Write do.
 
 // WriteJSON sends the JSON encoding of v (encoding/json, followed by a
 // newline, as gorilla's WriteJSON writes it) as one text message. When v
@@ -53,22 +56,43 @@ func (j *jsonWriter) Write(p []byte) (int, error) {
 	return j.w.Write(p)
 }
 
-// ReadJSON reads the next data message (text or binary) and decodes the
-// first JSON value in it into v with encoding/json. An empty message is
-// io.ErrUnexpectedEOF. Anything after the first value is not examined and
-// is discarded by the next read, as in gorilla's ReadJSON. A decoding
-// error leaves the connection usable; read errors are those of NextReader.
+// ReadJSON reads the next data message (text or binary) and decodes it
+// into v with encoding/json, as one JSON value: an empty message is
+// io.ErrUnexpectedEOF, and anything but white space after the value is a
+// *json.SyntaxError (gorilla's ReadJSON ignores what follows the first
+// value). The message streams from NextReader into a buffer reused across
+// calls (buffers above 64 KiB are not kept), so a read allocates only
+// what decoding into v does. A decoding error leaves the connection
+// usable; read errors are those of NextReader.
 func (c *Conn) ReadJSON(v any) error {
 	_, r, err := c.NextReader()
 	if err != nil {
 		return err
 	}
-	err = json.NewDecoder(r).Decode(v)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+	bp, _ := jsonBufPool.Get().(*bytes.Buffer)
+	if bp == nil {
+		bp = new(bytes.Buffer)
 	}
-	return err
+	defer func() {
+		if bp.Cap() <= jsonBufKeep {
+			bp.Reset()
+			jsonBufPool.Put(bp)
+		}
+	}()
+	bp.Reset()
+	if _, err := bp.ReadFrom(r); err != nil {
+		return err
+	}
+	if bp.Len() == 0 {
+		return io.ErrUnexpectedEOF
+	}
+	return json.Unmarshal(bp.Bytes(), v)
 }
+
+// jsonBufPool holds ReadJSON's buffers, up to jsonBufKeep bytes each.
+var jsonBufPool sync.Pool
+
+const jsonBufKeep = 64 << 10
 
 // ReadJSONContext is ReadJSON bounded by ctx: if ctx ends first the
 // connection is closed (a frame may be half read) and ctx.Err() is

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/rfc6455/websocket/frame"
 )
 
 // plPair returns a client and a server Conn connected over loopback TCP.
@@ -145,6 +146,7 @@ func TestReadJSONErrors(t *testing.T) {
 		srv.WriteMessage(TextMessage, []byte("not json"))
 		srv.WriteMessage(TextMessage, nil)
 		srv.WriteMessage(BinaryMessage, []byte(`{"name":"bin"} trailing`))
+		srv.WriteMessage(BinaryMessage, []byte(`{"name":"bin"}`+" \n"))
 	}()
 	var d jsonDoc
 	var se *json.SyntaxError
@@ -153,6 +155,9 @@ func TestReadJSONErrors(t *testing.T) {
 	}
 	if err := cli.ReadJSON(&d); err != io.ErrUnexpectedEOF {
 		t.Fatalf("ReadJSON(empty) = %v, want io.ErrUnexpectedEOF", err)
+	}
+	if err := cli.ReadJSON(&d); !errors.As(err, &se) {
+		t.Fatalf("ReadJSON(value and garbage) = %v, want *json.SyntaxError", err)
 	}
 	if err := cli.ReadJSON(&d); err != nil || d.Name != "bin" {
 		t.Fatalf("ReadJSON(binary) = %v, %+v", err, d)
@@ -278,6 +283,44 @@ func benchJSON(b *testing.B, write func(*Conn, any) error) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				if err := write(srv, doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkReadJSON decodes messages replayed from memory;
+// BenchmarkReadJSONUnmarshal is ReadMessage then json.Unmarshal.
+func BenchmarkReadJSON(b *testing.B) {
+	benchReadJSON(b, func(c *Conn, v any) error { return c.ReadJSON(v) })
+}
+
+func BenchmarkReadJSONUnmarshal(b *testing.B) {
+	benchReadJSON(b, func(c *Conn, v any) error {
+		_, p, err := c.ReadMessage()
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(p, v)
+	})
+}
+
+func benchReadJSON(b *testing.B, read func(*Conn, any) error) {
+	for _, n := range []int{10, 1000} {
+		b.Run(map[int]string{10: "small", 1000: "large"}[n], func(b *testing.B) {
+			p, _ := json.Marshal(bigDoc(n))
+			var stream []byte
+			for i := 0; i < 16; i++ {
+				stream = append(stream, frameBytes(true, frame.OpText, true, p)...)
+			}
+			c := NewConn(&benchConn{stream: stream}, RoleServer, nil)
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				var d jsonDoc
+				if err := read(c, &d); err != nil {
 					b.Fatal(err)
 				}
 			}
