@@ -34,6 +34,7 @@ type hubRelay struct {
 	closing  bool // no more broadcasts are queued
 	draining bool // the publisher ends once the queue is empty
 	wake     chan struct{}
+	hbNow    chan struct{} // a hello was heard: answer with a heartbeat
 	abort    chan struct{} // closed: drop what is queued and end
 	ctx      context.Context
 	cancel   context.CancelFunc // cancels a Publish in flight
@@ -114,6 +115,7 @@ func (h *Hub) startRelay(r Relay, o RelayOptions) error {
 		pubTO:    o.PublishTimeout,
 		hbEvery:  o.Heartbeat,
 		wake:     make(chan struct{}, 1),
+		hbNow:    make(chan struct{}, 1),
 		abort:    make(chan struct{}),
 		done:     make(chan struct{}),
 		peers:    make(map[uint64]*relayPeer),
@@ -240,7 +242,7 @@ func (r *hubRelay) run() {
 	)
 	// Hello: the nodes up now learn this stream before its first
 	// broadcast, so that they count the loss of that one too.
-	r.heartbeat(relayKindHeartbeat, &buf)
+	r.heartbeat(relayKindHello, &buf)
 	for {
 		select {
 		case <-r.abort:
@@ -257,6 +259,8 @@ func (r *hubRelay) run() {
 			case <-r.wake:
 			case <-tick:
 				r.heartbeat(relayKindHeartbeat, &buf)
+			case <-r.hbNow:
+				r.heartbeat(relayKindHeartbeat, &buf)
 			case <-r.abort:
 			}
 			continue
@@ -265,6 +269,8 @@ func (r *hubRelay) run() {
 		clear(batch)
 		select {
 		case <-tick:
+			r.heartbeat(relayKindHeartbeat, &buf)
+		case <-r.hbNow:
 			r.heartbeat(relayKindHeartbeat, &buf)
 		default:
 		}
@@ -435,6 +441,13 @@ func (r *hubRelay) deliver(m RelayMessage) {
 	if !r.track(e) {
 		return
 	}
+	if e.kind == relayKindHello {
+		select {
+		case r.hbNow <- struct{}{}:
+		default:
+		}
+		return
+	}
 	if e.kind != relayKindRoom && e.kind != relayKindAll {
 		return
 	}
@@ -482,7 +495,7 @@ func (r *hubRelay) track(e *relayEnvelope) bool {
 		}
 		r.lost.Add(e.seq - p.next)
 		p.next = e.seq + 1
-	default: // heartbeat, bye: everything up to seq was sent
+	default: // heartbeat, hello, bye: everything up to seq was sent
 		if e.seq >= p.next {
 			r.lost.Add(e.seq - p.next + 1)
 			p.next = e.seq + 1
@@ -543,13 +556,10 @@ func (h *Hub) relayMetrics() *RelayMetrics {
 	m.Queued = r.n
 	r.mu.Unlock()
 	alive := 3 * r.hbEvery
-	if alive == 0 {
-		alive = 3 * DefaultRelayHeartbeat
-	}
 	now := time.Now()
 	r.pmu.Lock()
 	for _, p := range r.peers {
-		if now.Sub(p.lastSeen) <= alive {
+		if alive == 0 || now.Sub(p.lastSeen) <= alive {
 			m.Peers++
 		}
 	}

@@ -234,7 +234,9 @@ type RelayMetrics struct {
 	// NodeID is this node's id.
 	NodeID string `json:"node_id"`
 	// Peers is the number of other nodes heard from (a message or a
-	// heartbeat) within the last three heartbeats.
+	// heartbeat) within the last three heartbeats (with heartbeats off:
+	// heard from and not gone). A starting node says hello and the others
+	// answer at once, so they know each other from the start.
 	Peers int `json:"peers"`
 	// Queued is the number of broadcasts waiting to be published.
 	Queued int `json:"queued"`
@@ -276,6 +278,7 @@ const (
 	relayKindAll       = 2 // a BroadcastAll
 	relayKindHeartbeat = 3 // seq is the last sequence number handled
 	relayKindBye       = 4 // a heartbeat, and the stream ends
+	relayKindHello     = 5 // a heartbeat, and the stream starts: answer it
 )
 
 const (
@@ -326,7 +329,7 @@ func parseEnvelope(b []byte, e *relayEnvelope) error {
 		if e.mt != TextMessage && e.mt != BinaryMessage {
 			return errRelayEnvelope
 		}
-	case relayKindHeartbeat, relayKindBye:
+	case relayKindHeartbeat, relayKindBye, relayKindHello:
 		if e.mt != 0 {
 			return errRelayEnvelope
 		}
@@ -349,7 +352,7 @@ func parseEnvelope(b []byte, e *relayEnvelope) error {
 	b = b[k:]
 	e.room = string(b[:rl])
 	e.payload = b[rl:]
-	if e.kind != relayKindRoom && e.room != "" || (e.kind == relayKindHeartbeat || e.kind == relayKindBye) && len(e.payload) > 0 {
+	if e.kind != relayKindRoom && e.room != "" || e.kind > relayKindAll && len(e.payload) > 0 {
 		return errRelayEnvelope
 	}
 	return nil

@@ -248,6 +248,7 @@ func TestRelayEnvelopeRoundTrip(t *testing.T) {
 		{kind: relayKindRoom, mt: TextMessage, stream: 1, seq: 2, node: "n", room: "a.b", payload: []byte("hi")},
 		{kind: relayKindAll, mt: BinaryMessage, stream: 1<<64 - 1, seq: 1<<64 - 1, node: strings.Repeat("x", 64), payload: []byte{}},
 		{kind: relayKindHeartbeat, stream: 7, seq: 0, node: "", payload: []byte{}},
+		{kind: relayKindHello, stream: 8, seq: 0, node: "x", payload: []byte{}},
 		{kind: relayKindBye, stream: 7, seq: 9, payload: []byte{}},
 		{kind: relayKindRoom, mt: TextMessage, room: strings.Repeat("r", 300), payload: bytes.Repeat([]byte{1}, 5000)},
 	}
@@ -522,6 +523,17 @@ func TestRelaySlowBrokerNeverBlocksLocalDelivery(t *testing.T) {
 			}
 			relayNoGoroutines(t)
 		})
+	}
+}
+
+// TestRelayHelloAnswered: with heartbeats off, nodes started one after the
+// other know each other at once (the hello is answered), so the first
+// broadcast of each is tracked and its loss would be counted.
+func TestRelayHelloAnswered(t *testing.T) {
+	b := &memBroker{}
+	hubs, _, _ := relayHubs(t, b, 3, RelayOptions{Heartbeat: NoLimit})
+	for i, h := range hubs {
+		relayWait(t, fmt.Sprint("hub ", i, " peers"), func() bool { return h.Metrics().Relay.Peers == 2 })
 	}
 }
 

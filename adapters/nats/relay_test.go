@@ -25,3 +25,30 @@ func TestInvalidPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestHubsShareRooms(t *testing.T) {
+	b := brokertest.StartNATS(t)
+	relaytest.HubsShareRooms(t, b, func(int) websocket.Relay {
+		r, err := factory(b.URL(), "hubs", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
+}
+
+// BenchmarkBroadcast: 1 KiB broadcasts to 1,000 members, on one hub
+// without a relay and spread over three hubs on NATS.
+func BenchmarkBroadcast(b *testing.B) {
+	b.Run("single-node", func(b *testing.B) { relaytest.Broadcast(b, nil, 1, 1000, nil) })
+	b.Run("3-nodes-nats", func(b *testing.B) {
+		s := brokertest.StartNATS(b)
+		relaytest.Broadcast(b, s, 3, 1000, func(int) websocket.Relay {
+			r, err := factory(s.URL(), "bench", false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return r
+		})
+	})
+}

@@ -6,9 +6,12 @@ package brokertest
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +32,8 @@ type Server struct {
 	Kind string
 	// Addr is host:port on 127.0.0.1; it stays the same across Restart.
 	Addr string
+	// monitor is nats-server's HTTP monitoring address.
+	monitor string
 
 	bin  string
 	dir  string
@@ -86,6 +91,14 @@ func start(t testing.TB, kind, name string) *Server {
 		}
 		s.Addr = ln.Addr().String()
 		ln.Close()
+		if kind == "nats" {
+			ml, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.monitor = ml.Addr().String()
+			ml.Close()
+		}
 		if lastErr = s.launch(); lastErr == nil {
 			break
 		}
@@ -102,7 +115,8 @@ func (s *Server) launch() error {
 	_, port, _ := net.SplitHostPort(s.Addr)
 	var args []string
 	if s.Kind == "nats" {
-		args = []string{"-a", "127.0.0.1", "-p", port}
+		_, mport, _ := net.SplitHostPort(s.monitor)
+		args = []string{"-a", "127.0.0.1", "-p", port, "-m", mport}
 	} else {
 		args = []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 			"--protected-mode", "no", "--daemonize", "no", "--dir", s.dir}
@@ -224,4 +238,81 @@ func (s *Server) Pid() int {
 		return 0
 	}
 	return s.cmd.Process.Pid
+}
+
+// PublishCount returns how many messages the broker has taken from
+// publishers since it started: nats-server's in_msgs (/varz), Redis's
+// PUBLISH calls (INFO commandstats).
+func (s *Server) PublishCount() (uint64, error) {
+	if s.Kind == "nats" {
+		c := http.Client{Timeout: 5 * time.Second}
+		resp, err := c.Get("http://" + s.monitor + "/varz")
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		var v struct {
+			InMsgs uint64 `json:"in_msgs"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+			return 0, err
+		}
+		return v.InMsgs, nil
+	}
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("INFO commandstats\r\n")); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReader(c)
+	head, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(head, "$") {
+		return 0, fmt.Errorf("INFO answered %q: %v", head, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(head[1:]))
+	if err != nil {
+		return 0, err
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(br, body); err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_publish:calls="); ok {
+			calls, _, _ := strings.Cut(rest, ",")
+			return strconv.ParseUint(calls, 10, 64)
+		}
+	}
+	return 0, nil // no PUBLISH yet
+}
+
+// CPU returns the CPU time (user + system) process pid has used, read from
+// /proc (Linux; 0 elsewhere), with a resolution of one clock tick (10 ms).
+// pid 0 means this process.
+func CPU(pid int) time.Duration {
+	path := "/proc/self/stat"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/stat"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) start at ") ".
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }

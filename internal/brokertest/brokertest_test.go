@@ -24,6 +24,9 @@ func TestStartKillRestart(t *testing.T) {
 		if s.Addr != addr || s.ping() != nil || s.Pid() == 0 {
 			t.Fatalf("%s: restarted on %s (was %s), pid %d", s.Kind, s.Addr, addr, s.Pid())
 		}
+		if n, err := s.PublishCount(); err != nil || n != 0 {
+			t.Fatalf("%s: PublishCount = %d, %v", s.Kind, n, err)
+		}
 	}
 }
 
