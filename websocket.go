@@ -102,8 +102,11 @@ var defaultUpgradeConfig = DefaultConfig()
 
 // Upgrade performs the server side of the opening handshake on an HTTP/1.1
 // request and returns the connection. A request the handshake rejects is
-// answered with its HTTP status (400, 403, 405, 426...) and a short body,
-// nothing is hijacked, and the error is a *handshake.RejectError. The
+// answered with its HTTP status (400, 403, 405, 421, 426...) and a short
+// fixed body, nothing is hijacked, and the error is a
+// *handshake.RejectError whose text says what was refused (for an origin:
+// the Origin, the Host and the scheme compared; request data the body
+// never echoes). The
 // ResponseWriter may be wrapped by middleware: it is hijacked through
 // http.NewResponseController. After Upgrade returns a Conn, w and r.Body
 // must not be used. Headers already set on w (cookies, for instance) are
