@@ -25,8 +25,8 @@ package compress
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"compress/flate"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"

@@ -195,6 +195,7 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 	if cfg.MemProfileDir != "" {
 		extra = append(extra, "-memprofile", filepath.Join(cfg.MemProfileDir, fmt.Sprintf("%s-%s-run%d.heap", lib, workload, run)))
 	}
+	extra = append(extra, serverArgs(workload)...)
 	if lib == "ours" && cfg.OursDetach {
 		extra = append(extra, "-detach")
 	}

@@ -14,7 +14,7 @@ import (
 func newCoder(st *state) http.Handler {
 	reg := newRegistry[*websocket.Conn](st)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
+		c, err := websocket.Accept(w, r, coderAcceptOptions())
 		if err != nil {
 			return
 		}

@@ -11,7 +11,7 @@ import (
 // with the default 4 KiB buffers, the connection served inside the HTTP
 // handler, ReadMessage / WriteMessage, and a PreparedMessage per broadcast.
 func newGorilla(st *state) http.Handler {
-	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096}
+	up := websocket.Upgrader{ReadBufferSize: 4096, WriteBufferSize: 4096, EnableCompression: deflateOn}
 	type member struct {
 		c  *websocket.Conn
 		mu sync.Mutex // one writer at a time, as gorilla requires

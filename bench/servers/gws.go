@@ -13,7 +13,7 @@ import (
 // each connection's write queue).
 func newGWS(st *state) http.Handler {
 	opt := func() *gws.ServerOption {
-		return &gws.ServerOption{ReadMaxPayloadSize: MaxMessage, WriteMaxPayloadSize: MaxMessage}
+		return &gws.ServerOption{ReadMaxPayloadSize: MaxMessage, WriteMaxPayloadSize: MaxMessage, PermessageDeflate: gwsDeflate()}
 	}
 	reg := newRegistry[*gws.Conn](st)
 	ups := map[endpoint]*gws.Upgrader{
@@ -78,7 +78,7 @@ func (h *gwsControl) OnMessage(socket *gws.Conn, message *gws.Message) {
 	defer message.Close()
 	// Without compression the Broadcaster encodes the frame during the
 	// first Broadcast call, so the pooled payload may be recycled after.
-	b := gws.NewBroadcaster(message.Opcode, message.Bytes())
+	b := gws.NewBroadcaster(message.Opcode, broadcastPayload(message.Bytes()))
 	defer b.Close()
 	for _, m := range h.reg.members() {
 		_ = b.Broadcast(m)

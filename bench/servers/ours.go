@@ -27,6 +27,7 @@ var oursBroadcast = "hub"
 func newOurs(st *state) http.Handler {
 	cfg := websocket.DefaultConfig()
 	cfg.ReadLimit = MaxMessage
+	cfg.Compression = oursCompression()
 	reg := newRegistry[*websocket.Conn](st)
 	hcfg := websocket.DefaultHubConfig()
 	hcfg.SendQueueSize = 256                // the default, spelled out: the sweep's setting

@@ -97,6 +97,7 @@ func Main(args []string, out io.Writer) error {
 	memprofile := fs.String("memprofile", "", "write a heap profile to `file` at exit")
 	exitOnEOF := fs.Bool("exit-on-eof", false, "exit when standard input closes (for a parent process)")
 	fs.BoolVar(&detachOurs, "detach", false, "ours only: serve each connection on its own goroutine and return from the HTTP handler")
+	fs.BoolVar(&deflateOn, "deflate", false, "accept permessage-deflate offers (with context takeover where the library has it)")
 	fs.StringVar(&oursBroadcast, "broadcast", "hub", "ours only: broadcast through a websocket.Hub (hub) or a WritePreparedMessage loop (loop)")
 	if err := fs.Parse(args); err != nil {
 		return err
