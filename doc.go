@@ -116,6 +116,7 @@
 //	on, no context takeover either way                about 200 B (both pooled)
 //	on, default (peer keeps its context, we do not)   up to 32 KiB (the peer's window, 15 bits)
 //	on, ContextTakeover, 15-bit windows               56 KiB + up to 32 KiB
+//	  the same at Level 2 to 9 (hash chains)          120 KiB + up to 32 KiB
 //	on, ContextTakeover, 10-bit windows               7.4 KiB + up to 1.1 KiB
 //
 // Set RequestNoContextTakeover to ask the peer not to keep its context,

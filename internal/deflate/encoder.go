@@ -31,9 +31,11 @@ var syncTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 // every block of input the smallest of a stored, a fixed-Huffman and a
 // dynamic-Huffman block. Back-references never reach further than the
 // window, nor, without context takeover, before the start of the message.
-// Every level from 1 (flate.BestSpeed) to 9 uses the same fast matcher
-// (one hash probe per position, greedy), whose ratio is close to
-// compress/flate's level 1; flate.HuffmanOnly writes literals only.
+// Level 1 (flate.BestSpeed, the default) is the fast matcher: one hash
+// probe per position, greedy, whose ratio is that of compress/flate's
+// level 1 or better. Levels 2 to 9 search hash chains (from 4 to 2,048
+// candidates per position) with lazy matching from level 4, for better
+// ratios at more CPU. flate.HuffmanOnly writes literals only.
 //
 // # Memory
 //
@@ -42,7 +44,8 @@ var syncTail = [4]byte{0x00, 0x00, 0xff, 0xff}
 // least 4 KiB) and a hash table of 2^min(windowBits,12) two-byte entries.
 // With context takeover this state is allocated at the first message and
 // kept until Release: 57,536 bytes in all at 15 bits, 16,576 at 12, 7,616
-// at 10, 5,568 at 8 (TestEncoderMemory). Without context takeover it is
+// at 10, 5,568 at 8 (TestEncoderMemory); levels 2 to 9 add the hash
+// chains, two bytes per window byte (64 KiB more at 15 bits). Without context takeover it is
 // borrowed from a pool, per window size, for one message, and the Encoder
 // holds nothing between messages (112 bytes, itself). The per-block
 // scratch (tokens and Huffman codes, about 140 KiB) is always pooled and
@@ -74,14 +77,16 @@ type window struct {
 	hist  int
 	base  uint32 // stream offset of buf[0]
 	table []uint16
-	shift uint32 // 32 - hash bits
+	shift uint32   // 32 - hash bits
+	prev  []uint16 // levels 2-9: hash chains, by stream offset mod 2^wbits
 }
 
 // maxPending is the largest input block, for 15 window bits.
 const maxPending = 1 << 14
 
-// windowPools holds idle windows without context, per window bits - 8.
-var windowPools [8]sync.Pool
+// windowPools holds idle windows without context, per window bits - 8,
+// without ([0]) and with ([1]) hash chains.
+var windowPools [2][8]sync.Pool
 
 func windowSizes(wbits int) (size, pending, hashBits int) {
 	size = 1 << wbits
@@ -90,21 +95,34 @@ func windowSizes(wbits int) (size, pending, hashBits int) {
 	return
 }
 
-func newWindow(wbits int) *window {
+func newWindow(wbits int, chained bool) *window {
 	size, pending, hb := windowSizes(wbits)
-	return &window{
+	w := &window{
 		buf:   make([]byte, 0, size+pending),
 		table: make([]uint16, 1<<hb),
 		shift: uint32(32 - hb),
 	}
+	if chained {
+		w.prev = make([]uint16, size)
+	}
+	return w
+}
+
+// pool returns the pool of the Encoder's kind of window.
+func (e *Encoder) pool() *sync.Pool {
+	k := 0
+	if e.level >= 2 {
+		k = 1
+	}
+	return &windowPools[k][e.wbits-8]
 }
 
 // NewEncoder returns an Encoder for one direction of one connection.
 //
 // level is a compress/flate level: flate.HuffmanOnly, flate.DefaultCompression
 // or flate.BestSpeed..flate.BestCompression; 0 means flate.BestSpeed (not
-// flate.NoCompression). Levels other than flate.HuffmanOnly currently
-// compress alike (see the type documentation). windowBits (8..15) is the
+// flate.NoCompression), flate.DefaultCompression means 6 (see the type
+// documentation for what the levels do). windowBits (8..15) is the
 // negotiated maximum LZ77 window of this compressor, *_max_window_bits of
 // RFC 7692 section 7.1.2. contextTakeover keeps the LZ77 context from one
 // message to the next (the "no_context_takeover" parameter for this
@@ -115,8 +133,10 @@ func newWindow(wbits int) *window {
 // the caller's configuration and negotiation, never from the wire.
 func NewEncoder(level, windowBits int, contextTakeover bool) *Encoder {
 	switch {
-	case level == 0 || level == flate.DefaultCompression:
+	case level == 0:
 		level = flate.BestSpeed
+	case level == flate.DefaultCompression:
+		level = 6
 	case level < flate.HuffmanOnly || level > flate.BestCompression:
 		panic(fmt.Sprintf("deflate: invalid compression level %d", level))
 	}
@@ -130,7 +150,7 @@ func NewEncoder(level, windowBits int, contextTakeover bool) *Encoder {
 }
 
 // Level reports the level the Encoder uses: flate.HuffmanOnly or 1..9 (0
-// and flate.DefaultCompression are reported as flate.BestSpeed).
+// is reported as flate.BestSpeed, flate.DefaultCompression as 6).
 func (e *Encoder) Level() int { return e.level }
 
 // ContextTakeover reports whether the Encoder keeps LZ77 context between
@@ -161,10 +181,10 @@ func (e *Encoder) begin(sink io.Writer, out []byte) {
 		e.finish()
 	}
 	if e.win == nil {
-		if w, ok := windowPools[e.wbits-8].Get().(*window); ok {
+		if w, ok := e.pool().Get().(*window); ok {
 			e.win = w
 		} else {
-			e.win = newWindow(e.wbits)
+			e.win = newWindow(e.wbits, e.level >= 2)
 		}
 		e.win.buf = e.win.buf[:0]
 		e.win.hist = 0
@@ -261,6 +281,8 @@ func (e *Encoder) compressPending(final bool) {
 			wk.tokens = append(wk.tokens, uint32(c))
 			wk.litFreq[c]++
 		}
+	} else if e.level >= 2 {
+		w.chained(wk, 1<<e.wbits, e.level)
 	} else {
 		w.greedy(wk, 1<<e.wbits)
 	}
@@ -335,7 +357,7 @@ func (e *Encoder) finish() {
 	workPool.Put(e.work)
 	e.work = nil
 	if !e.takeover {
-		windowPools[e.wbits-8].Put(e.win)
+		e.pool().Put(e.win)
 		e.win = nil
 	}
 }
@@ -349,7 +371,7 @@ func (e *Encoder) Release() {
 	}
 	e.finish()
 	if e.win != nil {
-		windowPools[e.wbits-8].Put(e.win)
+		e.pool().Put(e.win)
 		e.win = nil
 	}
 	e.released = true

@@ -53,7 +53,8 @@ func encoderMemCases() []memCase {
 		// The window (2^wb bytes of history plus 2^wb/2, at least 4 KiB,
 		// of pending input) and 2^min(wb,12) two-byte hash entries.
 		{"takeover/wb=15", 56 << 10, 56<<10 + 512, enc(1, 15, true)},
-		{"takeover/wb=15/level=9", 56 << 10, 56<<10 + 512, enc(9, 15, true)},
+		{"takeover/wb=15/level=9(hash chains)", 120 << 10, 120<<10 + 512, enc(9, 15, true)},
+		{"takeover/wb=10/level=6(hash chains)", 9 << 10, 9<<10 + 512, enc(6, 10, true)},
 		{"takeover/wb=12", 16 << 10, 16<<10 + 512, enc(1, 12, true)},
 		{"takeover/wb=10", 7 << 10, 7<<10 + 512, enc(1, 10, true)},
 		{"takeover/wb=8", 5 << 10, 6 << 10, enc(1, 8, true)},
