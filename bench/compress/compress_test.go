@@ -35,6 +35,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -379,7 +380,7 @@ func heapInUse() uint64 {
 // server's read loop would, until the connection ends. (Serving inside the
 // handler would keep net/http's 4 KiB bufio reader and writer alive for
 // every connection, whatever the library.)
-func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<- struct{}) *httptest.Server {
+func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<- struct{}, live *atomic.Int64) *httptest.Server {
 	serve := func(c conn) {
 		mt, p, err := c.ReadMessage()
 		if err != nil {
@@ -399,7 +400,7 @@ func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<-
 	}
 	var gwsUp *gws.Upgrader
 	if lib == "gws" {
-		gwsUp = gws.NewUpgrader(&gwsEcho{ready: ready}, &gws.ServerOption{PermessageDeflate: gws.PermessageDeflate{
+		gwsUp = gws.NewUpgrader(&gwsEcho{ready: ready, live: live}, &gws.ServerOption{PermessageDeflate: gws.PermessageDeflate{
 			Enabled: compress, ServerContextTakeover: takeover, ClientContextTakeover: takeover, Threshold: 1}})
 	}
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -415,6 +416,8 @@ func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<-
 				return
 			}
 			go func() {
+				live.Add(1)
+				defer live.Add(-1)
 				defer c.CloseNow()
 				serve(oursConn{c})
 			}()
@@ -426,6 +429,8 @@ func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<-
 				return
 			}
 			go func() {
+				live.Add(1)
+				defer live.Add(-1)
 				defer c.Close()
 				serve(c)
 			}()
@@ -443,6 +448,8 @@ func idleServer(tb testing.TB, lib string, compress, takeover bool, ready chan<-
 				return
 			}
 			go func() {
+				live.Add(1)
+				defer live.Add(-1)
 				defer c.CloseNow()
 				serve(coderConn{c})
 			}()
@@ -473,7 +480,11 @@ func (c coderConn) ReadMessage() (int, []byte, error) {
 type gwsEcho struct {
 	gws.BuiltinEventHandler
 	ready chan<- struct{}
+	live  *atomic.Int64
 }
+
+func (h *gwsEcho) OnOpen(socket *gws.Conn)             { h.live.Add(1) }
+func (h *gwsEcho) OnClose(socket *gws.Conn, err error) { h.live.Add(-1) }
 
 func (h *gwsEcho) OnMessage(socket *gws.Conn, message *gws.Message) {
 	defer message.Close()
@@ -550,7 +561,8 @@ func BenchmarkMemoryPerConn(b *testing.B) {
 				n = 40 // about 1 MiB each with compress/flate
 			}
 			ready := make(chan struct{}, n+1)
-			ts := idleServer(b, tc.lib, tc.compress, tc.takeover, ready)
+			var live atomic.Int64
+			ts := idleServer(b, tc.lib, tc.compress, tc.takeover, ready, &live)
 			defer ts.Close()
 			addr := ts.Listener.Addr().String()
 			// Warm up the server's own state (listener, first handler).
@@ -571,6 +583,13 @@ func BenchmarkMemoryPerConn(b *testing.B) {
 				perConn += (float64(after) - float64(before)) / float64(n)
 				for _, c := range conns {
 					c.Close()
+				}
+				// The next round's baseline must not hold this round's
+				// connections: wait until the server has let them go.
+				for t0 := time.Now(); live.Load() > 1; time.Sleep(5 * time.Millisecond) {
+					if time.Since(t0) > 10*time.Second {
+						b.Fatalf("%d server connections still open 10 s after closing", live.Load()-1)
+					}
 				}
 			}
 			c0.Close()
