@@ -52,3 +52,16 @@ func BenchmarkBroadcast(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkPublish: the broker path alone, 1 KiB broadcasts from one of
+// three member-less hubs to the two others.
+func BenchmarkPublish(b *testing.B) {
+	s := brokertest.StartNATS(b)
+	relaytest.Publish(b, s, func(int) websocket.Relay {
+		r, err := factory(s.URL(), "bench", false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	})
+}

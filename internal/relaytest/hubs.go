@@ -293,3 +293,70 @@ func Broadcast(b *testing.B, b0 *brokertest.Server, nodes, members int, relay fu
 		b.ReportMetric(float64((brokertest.CPU(brokerPid)-bcpu0).Microseconds())/float64(sent), "broker-cpu-µs/broadcast")
 	}
 }
+
+// Publish is the broker-path benchmark: three hubs without members, node 0
+// broadcasting 1 KiB messages that the two others receive, at most 1024 in
+// flight. It reports broadcasts/s received by every other node, the
+// messages the broker took per broadcast, the broker's CPU per broadcast
+// and this process's CPU per broadcast (the three hubs and their broker
+// clients).
+func Publish(b *testing.B, b0 *brokertest.Server, relay func(i int) websocket.Relay) {
+	const nodes, window = 3, 1024
+	hs := NewHubs(b, nodes, relay, websocket.RelayOptions{Heartbeat: websocket.NoLimit, QueueSize: 1 << 14})
+	deadline := time.Now().Add(10 * time.Second)
+	for _, h := range hs.Hubs {
+		for h.Metrics().Relay.Peers != nodes-1 {
+			if time.Now().After(deadline) {
+				b.Fatalf("peers: %+v", h.Metrics().Relay)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, make([]byte, 1024))
+	if err != nil {
+		b.Fatal(err)
+	}
+	received := func() uint64 {
+		lo := ^uint64(0)
+		for _, h := range hs.Hubs[1:] {
+			r := h.Metrics().Relay
+			lo = min(lo, r.Received+r.Lost)
+		}
+		return lo
+	}
+	pub0, err := b0.PublishCount()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cpu0, bcpu0 := brokertest.CPU(0), brokertest.CPU(b0.Pid())
+	b.SetBytes(1024)
+	var sent uint64
+	start := time.Now()
+	for b.Loop() {
+		for sent >= window && sent-window > received() {
+			time.Sleep(20 * time.Microsecond)
+		}
+		hs.Hubs[0].BroadcastPrepared("nobody", pm)
+		sent++
+	}
+	for received() < sent {
+		if time.Since(start) > 2*time.Minute {
+			b.Fatalf("received %d of %d", received(), sent)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	elapsed := time.Since(start)
+	pub1, err := b0.PublishCount()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lost uint64
+	for _, h := range hs.Hubs[1:] {
+		lost += h.Metrics().Relay.Lost
+	}
+	b.ReportMetric(float64(sent)/elapsed.Seconds(), "broadcasts/s")
+	b.ReportMetric(float64(pub1-pub0)/float64(sent), "publishes/broadcast")
+	b.ReportMetric(float64((brokertest.CPU(b0.Pid())-bcpu0).Microseconds())/float64(sent), "broker-cpu-µs/broadcast")
+	b.ReportMetric(float64((brokertest.CPU(0)-cpu0).Microseconds())/float64(sent), "cpu-µs/broadcast")
+	b.ReportMetric(float64(lost), "lost")
+}
