@@ -130,6 +130,16 @@
 // Read and Write. Hub.BroadcastRoomJSON and Hub.BroadcastAllJSON encode a
 // value once for every member.
 //
+// # Rooms across servers
+//
+// A Hub with a Relay (HubConfig.Relay) shares its rooms with the hubs of
+// other processes through a broker: each broadcast is published once, and
+// every node delivers what the others published to its own members, in
+// each publisher's order, at most once, with every loss counted
+// (HubMetrics.Relay). The NATS and Redis adapters are separate modules
+// (github.com/rfc6455/websocket/adapters/nats, .../adapters/redis); see
+// Relay.
+//
 // # Plumego compatibility
 //
 // This package is modelled on the x/websocket package of Plumego

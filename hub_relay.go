@@ -74,6 +74,8 @@ type relayPeer struct {
 	node     string
 	next     uint64 // the sequence number expected next
 	lastSeen time.Time
+	presence relayPresence // from its last heartbeat
+	presAt   time.Time
 }
 
 // relayMaxPeers bounds the streams a node tracks; beyond it the one heard
@@ -162,6 +164,11 @@ func (h *Hub) startRelay(r Relay, o RelayOptions) error {
 // BroadcastAll). It never blocks on the broker.
 func (h *Hub) relayPublish(room string, all bool, pm *PreparedMessage) {
 	if h.relay == nil {
+		return
+	}
+	if len(room) > relayMaxRoomLen {
+		// Too long for the envelope (only a custom validator allows it).
+		h.relay.pubDropped.Add(1)
 		return
 	}
 	it := relayItem{kind: relayKindRoom, room: room, pm: pm}
@@ -331,6 +338,17 @@ func (r *hubRelay) heartbeat(kind byte, buf *[]byte) error {
 	}
 	r.mu.Unlock()
 	*buf = appendEnvelope((*buf)[:0], &relayEnvelope{kind: kind, stream: r.stream, seq: seq, node: r.node})
+	if kind != relayKindBye {
+		h := r.h
+		h.mu.RLock()
+		counts := make(map[string]int, len(h.rooms))
+		for room, set := range h.rooms {
+			counts[room] = len(set)
+		}
+		members := len(h.members)
+		h.mu.RUnlock()
+		*buf = appendPresence(*buf, members, counts)
+	}
 	ctx, cancel := context.WithTimeout(r.ctx, r.pubTO)
 	_, err := r.r.Publish(ctx, []RelayMessage{{Topic: RelayTopicControl, Data: *buf}})
 	cancel()
@@ -460,9 +478,11 @@ func (r *hubRelay) deliver(m RelayMessage) {
 	if h.stopFlag.Load() {
 		return
 	}
-	op, _ := dataOpcode(e.mt)
-	// The payload is the hub's (RelayMessage.Data): no copy.
-	pm := &PreparedMessage{mt: e.mt, op: op, data: e.payload, frames: make(map[prepKey][]byte, 2)}
+	pm, err := NewPreparedMessage(e.mt, e.payload) // a copy: Data is the adapter's
+	if err != nil {
+		r.invalid.Add(1)
+		return
+	}
 	snap := h.snapshot(e.room, e.kind == relayKindAll)
 	h.fanOut(*snap, pm)
 	h.putSnapshot(snap)
@@ -483,7 +503,11 @@ func (r *hubRelay) track(e *relayEnvelope) bool {
 			r.forgetOldestLocked()
 		}
 		// What came before we heard of the stream is not counted.
-		r.peers[e.stream] = &relayPeer{node: e.node, next: e.seq + 1, lastSeen: now}
+		p = &relayPeer{node: e.node, next: e.seq + 1, lastSeen: now}
+		r.peers[e.stream] = p
+		if e.kind == relayKindHeartbeat || e.kind == relayKindHello {
+			r.presenceLocked(p, e, now)
+		}
 		return true
 	}
 	p.lastSeen = now
@@ -499,6 +523,9 @@ func (r *hubRelay) track(e *relayEnvelope) bool {
 		if e.seq >= p.next {
 			r.lost.Add(e.seq - p.next + 1)
 			p.next = e.seq + 1
+		}
+		if e.kind != relayKindBye {
+			r.presenceLocked(p, e, now)
 		}
 		if e.kind == relayKindBye {
 			delete(r.peers, e.stream)
@@ -580,5 +607,49 @@ func (h *Hub) shutdownRelayAsync(ctx context.Context) func() error {
 	return func() error {
 		once.Do(func() { err = <-errc })
 		return err
+	}
+}
+
+// presenceLocked records the member counts a heartbeat carries (pmu
+// held); a malformed presence is counted invalid and ignored.
+func (r *hubRelay) presenceLocked(p *relayPeer, e *relayEnvelope, now time.Time) {
+	pr, err := parsePresence(e.payload)
+	if err != nil {
+		r.invalid.Add(1)
+		return
+	}
+	p.presence, p.presAt = pr, now
+}
+
+// ClusterRoomCount returns the members of room on every node: this hub's
+// plus what each other node reported in its latest heartbeat (so up to
+// one heartbeat old; nodes silent for three heartbeats are not counted).
+// Without a relay, or with heartbeats off, it is GetRoomCount.
+func (h *Hub) ClusterRoomCount(room string) int {
+	n := h.GetRoomCount(room)
+	h.rangePresence(func(p *relayPresence) { n += p.rooms[room] })
+	return n
+}
+
+// ClusterConnectionCount is ClusterRoomCount for the members of every
+// node (GetActiveConnectionCount summed over the nodes).
+func (h *Hub) ClusterConnectionCount() int {
+	n := h.GetActiveConnectionCount()
+	h.rangePresence(func(p *relayPresence) { n += p.members })
+	return n
+}
+
+func (h *Hub) rangePresence(fn func(*relayPresence)) {
+	r := h.relay
+	if r == nil || r.hbEvery == 0 {
+		return
+	}
+	now := time.Now()
+	r.pmu.Lock()
+	defer r.pmu.Unlock()
+	for _, p := range r.peers {
+		if !p.presAt.IsZero() && now.Sub(p.presAt) <= 3*r.hbEvery {
+			fn(&p.presence)
+		}
 	}
 }

@@ -82,8 +82,8 @@ type RelayMessage struct {
 	Topic string
 	// Data is the envelope: the publishing node's id, stream and sequence
 	// number, the room and the message. Opaque to adapters. A Data passed
-	// to RelayHandler.Deliver becomes the hub's: the adapter must not
-	// modify it afterwards.
+	// to RelayHandler.Deliver is read during the call only (the hub copies
+	// what it keeps), so an adapter may reuse its buffer afterwards.
 	Data []byte
 }
 
@@ -244,8 +244,8 @@ type RelayMetrics struct {
 	// broadcast.
 	Published uint64 `json:"published"`
 	// PublishDropped counts this node's broadcasts that were not
-	// published: the queue was full, Publish failed or timed out, or
-	// Stop/Shutdown came first.
+	// published: the queue was full, Publish failed or timed out,
+	// Stop/Shutdown came first, or the room name was longer than 4 KiB.
 	PublishDropped uint64 `json:"publish_dropped"`
 	// Received counts broadcasts of other nodes received and fanned out to
 	// the local members.
@@ -352,7 +352,7 @@ func parseEnvelope(b []byte, e *relayEnvelope) error {
 	b = b[k:]
 	e.room = string(b[:rl])
 	e.payload = b[rl:]
-	if e.kind != relayKindRoom && e.room != "" || e.kind > relayKindAll && len(e.payload) > 0 {
+	if e.kind != relayKindRoom && e.room != "" || e.kind == relayKindBye && len(e.payload) > 0 {
 		return errRelayEnvelope
 	}
 	return nil
@@ -367,4 +367,79 @@ func (e *relayEnvelope) topic() string {
 		return RelayTopicAll
 	}
 	return RelayTopicControl
+}
+
+// ---- presence ----
+
+// Heartbeats and hellos carry the node's member counts (presence):
+//
+//	uvarint members, uvarint rooms listed, then per room: uvarint
+//	len(name) name uvarint members
+//
+// A node with more rooms than fit in relayPresenceMax bytes lists only
+// some; the total is always right.
+const relayPresenceMax = 256 << 10
+
+type relayPresence struct {
+	members int
+	rooms   map[string]int
+}
+
+// appendPresence appends the presence of a hub with members members and
+// the given room counts.
+func appendPresence(b []byte, members int, rooms map[string]int) []byte {
+	var entries []byte
+	n := 0
+	for r, c := range rooms {
+		if len(entries)+len(r)+2*binary.MaxVarintLen64 > relayPresenceMax {
+			break
+		}
+		entries = binary.AppendUvarint(entries, uint64(len(r)))
+		entries = append(entries, r...)
+		entries = binary.AppendUvarint(entries, uint64(c))
+		n++
+	}
+	b = binary.AppendUvarint(b, uint64(members))
+	b = binary.AppendUvarint(b, uint64(n))
+	return append(b, entries...)
+}
+
+// parsePresence decodes a heartbeat's payload (empty: nothing known).
+func parsePresence(b []byte) (relayPresence, error) {
+	var p relayPresence
+	if len(b) == 0 {
+		return p, nil
+	}
+	next := func() (uint64, bool) {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			return 0, false
+		}
+		b = b[k:]
+		return v, true
+	}
+	m, ok1 := next()
+	n, ok2 := next()
+	if !ok1 || !ok2 || m > 1<<40 || n > uint64(len(b))/2 {
+		return p, errRelayEnvelope
+	}
+	p.members = int(m)
+	p.rooms = make(map[string]int, n)
+	for range n {
+		l, ok := next()
+		if !ok || l > relayMaxRoomLen || l > uint64(len(b)) {
+			return p, errRelayEnvelope
+		}
+		room := string(b[:l])
+		b = b[l:]
+		c, ok := next()
+		if !ok || c > 1<<40 {
+			return p, errRelayEnvelope
+		}
+		p.rooms[room] = int(c)
+	}
+	if len(b) != 0 {
+		return p, errRelayEnvelope
+	}
+	return p, nil
 }

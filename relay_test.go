@@ -265,15 +265,15 @@ func TestRelayEnvelopeRoundTrip(t *testing.T) {
 	bad := [][]byte{
 		nil,
 		{2, relayKindRoom, 1}, // version
-		append([]byte{1, 9, 1}, make([]byte, 17)...),                                // kind
-		append([]byte{1, relayKindRoom, 0}, make([]byte, 17)...),                    // type
-		append([]byte{1, relayKindHeartbeat, 1}, make([]byte, 17)...),               // type on a heartbeat
-		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 16)...), 65),        // node too long
-		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 16)...), 3, 'a'),    // node short
-		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 17)...), 5, 'a'),    // room short
-		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 17)...), 0x80),      // bad uvarint
-		append(append([]byte{1, relayKindAll, 1}, make([]byte, 17)...), 1, 'a'),     // room on "all"
-		append(append([]byte{1, relayKindHeartbeat, 0}, make([]byte, 17)...), 0, 1), // payload on a heartbeat
+		append([]byte{1, 9, 1}, make([]byte, 17)...),                             // kind
+		append([]byte{1, relayKindRoom, 0}, make([]byte, 17)...),                 // type
+		append([]byte{1, relayKindHeartbeat, 1}, make([]byte, 17)...),            // type on a heartbeat
+		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 16)...), 65),     // node too long
+		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 16)...), 3, 'a'), // node short
+		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 17)...), 5, 'a'), // room short
+		append(append([]byte{1, relayKindRoom, 1}, make([]byte, 17)...), 0x80),   // bad uvarint
+		append(append([]byte{1, relayKindAll, 1}, make([]byte, 17)...), 1, 'a'),  // room on "all"
+		append(append([]byte{1, relayKindBye, 0}, make([]byte, 17)...), 0, 1),    // payload on a goodbye
 	}
 	for i, b := range bad {
 		var e relayEnvelope
@@ -286,6 +286,7 @@ func TestRelayEnvelopeRoundTrip(t *testing.T) {
 func FuzzRelayEnvelope(f *testing.F) {
 	f.Add(appendEnvelope(nil, &relayEnvelope{kind: relayKindRoom, mt: TextMessage, stream: 1, seq: 2, node: "n", room: "a", payload: []byte("x")}))
 	f.Add(appendEnvelope(nil, &relayEnvelope{kind: relayKindBye, seq: 3}))
+	f.Add(appendPresence(appendEnvelope(nil, &relayEnvelope{kind: relayKindHeartbeat, seq: 3}), 5, map[string]int{"a": 2, "b": 3}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e relayEnvelope
 		if parseEnvelope(b, &e) != nil {
@@ -298,6 +299,12 @@ func FuzzRelayEnvelope(f *testing.F) {
 		}
 		if diff := cmp.Diff(e, e2, cmp.AllowUnexported(relayEnvelope{})); diff != "" {
 			t.Fatalf("(-first +second):\n%s", diff)
+		}
+		if p, err := parsePresence(e.payload); err == nil && p.rooms != nil {
+			p2, err := parsePresence(appendPresence(nil, p.members, p.rooms))
+			if err != nil || p2.members != p.members || !cmp.Equal(p.rooms, p2.rooms) {
+				t.Fatalf("presence %+v re-encoded: %+v, %v", p, p2, err)
+			}
 		}
 	})
 }
@@ -534,6 +541,65 @@ func TestRelayHelloAnswered(t *testing.T) {
 	hubs, _, _ := relayHubs(t, b, 3, RelayOptions{Heartbeat: NoLimit})
 	for i, h := range hubs {
 		relayWait(t, fmt.Sprint("hub ", i, " peers"), func() bool { return h.Metrics().Relay.Peers == 2 })
+	}
+}
+
+// TestRelayClusterCounts: heartbeats carry each node's member counts.
+func TestRelayClusterCounts(t *testing.T) {
+	b := &memBroker{}
+	hubs, urls, _ := relayHubs(t, b, 3, RelayOptions{Heartbeat: 20 * time.Millisecond})
+	for i, u := range urls {
+		for range i + 1 {
+			relayRead(hubDial(t, u+"/ws?room=shared", nil))
+		}
+		relayRead(hubDial(t, u+"/ws?room="+fmt.Sprint("own", i), nil))
+	}
+	for i, h := range hubs {
+		hubWaitMembers(t, h, i+2)
+	}
+	for i, h := range hubs {
+		relayWait(t, fmt.Sprint("hub ", i, " counts"), func() bool {
+			return h.ClusterRoomCount("shared") == 6 && h.ClusterRoomCount("own2") == 1 &&
+				h.ClusterConnectionCount() == 9 && h.ClusterRoomCount("none") == 0
+		}, func() any {
+			return fmt.Sprint(h.ClusterRoomCount("shared"), h.ClusterRoomCount("own2"), h.ClusterConnectionCount())
+		})
+	}
+	// A node gone (goodbye) is no longer counted.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hubs[2].Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	relayWait(t, "counts after a node left", func() bool { return hubs[0].ClusterRoomCount("shared") == 3 && hubs[0].ClusterConnectionCount() == 5 })
+	// Without a relay: the local counts.
+	h, _ := NewHubWithConfig(HubConfig{})
+	if h.ClusterRoomCount("shared") != 0 || h.ClusterConnectionCount() != 0 {
+		t.Fatal("counts without a relay")
+	}
+}
+
+func TestRelayPresenceCodec(t *testing.T) {
+	rooms := map[string]int{"a": 1, "b.c": 300, "": 2}
+	b := appendPresence(nil, 7, rooms)
+	p, err := parsePresence(b)
+	if err != nil || p.members != 7 || !cmp.Equal(p.rooms, rooms) {
+		t.Fatalf("%+v, %v", p, err)
+	}
+	for _, bad := range [][]byte{{0x80}, {1, 5}, {1, 1, 200, 'a'}, append(b, 0)} {
+		if _, err := parsePresence(bad); err == nil {
+			t.Errorf("%x parsed", bad)
+		}
+	}
+	// Too many rooms for one heartbeat: some listed, the total right.
+	many := map[string]int{}
+	for i := range 20000 {
+		many[fmt.Sprintf("%s-%d", strings.Repeat("r", 100), i)] = 1
+	}
+	b = appendPresence(nil, 20000, many)
+	p, err = parsePresence(b)
+	if err != nil || p.members != 20000 || len(p.rooms) == 0 || len(p.rooms) >= 20000 || len(b) > relayPresenceMax+64 {
+		t.Fatalf("%d rooms listed in %d bytes, %v", len(p.rooms), len(b), err)
 	}
 }
 
