@@ -252,12 +252,13 @@ func (rc *srvResolved) logDebug(r *http.Request, msg string, err error) {
 // it is the only goroutine kept per connection.
 //
 // Refusals, each before any 101: the handshake's own (400, 403 for the
-// origin, 405, 426); 401 with WWW-Authenticate for a missing or bad token
-// (or a token in the query string when not allowed, or tokens in two
-// places); 400 for invalid or too many room names, or a token in
-// Sec-WebSocket-Protocol without a subprotocol the server speaks; 403
-// when RoomAuth refuses a room; 429 when a room is full; 503 when the hub
-// is full or stopped; 500 when cfg is invalid (logged).
+// origin, 405, 421 for a Host outside AllowedHosts, 426); 401 with
+// WWW-Authenticate for a missing or bad token (or a token in the query
+// string when not allowed, or tokens in two places); 400 for invalid or
+// too many room names, or a token in Sec-WebSocket-Protocol without a
+// subprotocol the server speaks; 403 when RoomAuth refuses a room; 429
+// when a room is full; 503 when the hub is full or stopped; 500 when cfg
+// is invalid (logged).
 func ServeWSWithConfig(w http.ResponseWriter, r *http.Request, cfg ServerConfig) {
 	rc, err := srvResolve(cfg)
 	if err != nil {
