@@ -30,13 +30,14 @@ import (
 const (
 	EchoDeflate      = "echo-deflate"
 	IdleDeflate      = "idle-deflate"
+	IdleDeflateFull  = "idle-deflate-full"
 	BroadcastDeflate = "broadcast-deflate"
 )
 
 // DeflateWorkloads lists the compressed workloads. They are not in
 // Workloads (the default run); name them with -workloads. gobwas/ws is
 // not set up for compression: its runs fail the handshake check.
-var DeflateWorkloads = []string{EchoDeflate, IdleDeflate, BroadcastDeflate}
+var DeflateWorkloads = []string{EchoDeflate, IdleDeflate, IdleDeflateFull, BroadcastDeflate}
 
 const (
 	mWireMsg = "wire/msg" // compressed payload bytes from the server per message
@@ -44,7 +45,8 @@ const (
 
 func init() {
 	workloadFuncs[EchoDeflate] = echoDeflate
-	workloadFuncs[IdleDeflate] = idleDeflate
+	workloadFuncs[IdleDeflate] = func(ctx context.Context, e *env) (measurement, error) { return idleDeflate(ctx, e, false) }
+	workloadFuncs[IdleDeflateFull] = func(ctx context.Context, e *env) (measurement, error) { return idleDeflate(ctx, e, true) }
 	workloadFuncs[BroadcastDeflate] = broadcastDeflate
 	metricDefs[EchoDeflate] = []metricDef{
 		{mRate, "messages/s", fmtInt},
@@ -53,6 +55,7 @@ func init() {
 		{mCPU, "server CPU s", fmtDec(2)},
 	}
 	metricDefs[IdleDeflate] = metricDefs[Idle]
+	metricDefs[IdleDeflateFull] = metricDefs[Idle]
 	metricDefs[BroadcastDeflate] = []metricDef{
 		{mRate, "deliveries/s", fmtInt},
 		{mWireMsg, "server bytes on the wire / delivery", fmtDec(1)},
@@ -169,6 +172,10 @@ type dclient struct {
 	*client
 	inf  inflater
 	wire int64 // payload bytes of the server's data frames
+
+	frag     []byte // payload of a fragmented message so far
+	fragging bool   // inside a fragmented message
+	fragComp bool   // which is compressed
 }
 
 // dialDeflate is dial with the permessage-deflate offer; the response
@@ -257,19 +264,29 @@ func (c *dclient) parseDeflate(want func(i int) []byte) (int, error) {
 		}
 		payload := b[hlen : hlen+int(n)]
 		c.r += hlen + int(n)
-		switch op {
-		case 0x9, 0xA:
+		switch {
+		case op == 0x9 || op == 0xA:
 			continue
-		case 0x8:
+		case op == 0x8:
 			return count, fmt.Errorf("%w: %x", ErrServerClose, payload)
-		case 0x1, 0x2:
-			if !fin {
-				return count, fmt.Errorf("%w: fragmented message", ErrBadFrame)
-			}
+		case (op == 0x1 || op == 0x2) && !c.fragging, op == 0 && c.fragging && !rsv1:
 		default:
-			return count, fmt.Errorf("%w: opcode %#x", ErrBadFrame, op)
+			return count, fmt.Errorf("%w: opcode %#x (rsv1 %v, in a fragmented message %v)", ErrBadFrame, op, rsv1, c.fragging)
 		}
 		c.wire += int64(len(payload))
+		if op != 0 && !fin {
+			c.fragging, c.fragComp = true, rsv1
+			c.frag = append(c.frag[:0], payload...)
+			continue
+		}
+		if op == 0 {
+			c.frag = append(c.frag, payload...)
+			if !fin {
+				continue
+			}
+			payload, rsv1 = c.frag, c.fragComp
+			c.fragging = false
+		}
 		msg := payload
 		if rsv1 {
 			if msg, err = c.inf.inflate(payload); err != nil {
@@ -445,13 +462,35 @@ func echoDeflate(ctx context.Context, e *env) (measurement, error) {
 	}, nil
 }
 
+// fullFrame is one message of chat lines, over 40 KiB: enough to fill a
+// 32 KiB window both ways.
+var fullFrame = sync.OnceValues(func() ([]byte, []byte) {
+	msgs, _ := chatFrames()
+	var m []byte
+	for i := 0; len(m) < 40<<10; i++ {
+		m = append(append(m, msgs[i]...), '\n')
+	}
+	var buf bytes.Buffer
+	fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	_, _ = fw.Write(m)
+	_ = fw.Flush()
+	f := maskedFrame(0x1, bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff}), randomKey())
+	f[0] |= 0x40
+	return m, f
+})
+
 // idleDeflate: IdleConns compressed connections, each of which sends one
-// chat message, reads the compressed echo back and then stays idle: the
+// chat message (full: one 40 KiB message of chat lines, which fills the
+// windows), reads the compressed echo back and then stays idle: the
 // server's RSS per connection (so with context takeover, what a server
 // keeps for a connection that has sent and received once), and the
 // handshake rate.
-func idleDeflate(ctx context.Context, e *env) (measurement, error) {
+func idleDeflate(ctx context.Context, e *env, full bool) (measurement, error) {
 	msgs, frames := chatFrames()
+	if full {
+		m, f := fullFrame()
+		msgs, frames = [][]byte{m}, [][]byte{f}
+	}
 	before, err := e.srv.settledRSS()
 	if err != nil {
 		return nil, err
@@ -462,7 +501,7 @@ func idleDeflate(ctx context.Context, e *env) (measurement, error) {
 	}
 	t0 := time.Now()
 	var seq atomic.Int64
-	cs, err := e.dialManyDeflate(ctx, e.cfg.IdleConns, e.cfg.IdleDialers, "/echo", 4096, func(c *dclient) error {
+	cs, err := e.dialManyDeflate(ctx, e.cfg.IdleConns, e.cfg.IdleDialers, "/echo", 64<<10, func(c *dclient) error {
 		k := int(seq.Add(1)) % len(msgs)
 		if _, err := c.nc.Write(frames[k]); err != nil {
 			return err
@@ -472,7 +511,7 @@ func idleDeflate(ctx context.Context, e *env) (measurement, error) {
 		if err == nil && c.r != c.w {
 			err = fmt.Errorf("%w: more than one reply", ErrBadFrame)
 		}
-		c.buf = nil
+		c.buf, c.frag = nil, nil
 		return err
 	})
 	if err != nil {

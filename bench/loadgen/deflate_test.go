@@ -26,22 +26,23 @@ func TestDeflateWorkloads(t *testing.T) {
 	base.PipeConns = 4
 
 	pairs := map[string][]string{
-		"ours":    DeflateWorkloads,
-		"gorilla": {EchoDeflate},
-		"coder":   {BroadcastDeflate},
-		"gws":     {EchoDeflate, BroadcastDeflate},
-		"gobwas":  {IdleDeflate},
+		"ours":     DeflateWorkloads,
+		"gorilla":  {EchoDeflate},
+		"coder":    {BroadcastDeflate},
+		"gws":      {EchoDeflate, BroadcastDeflate},
+		"gorilla2": {IdleDeflateFull},
+		"gobwas":   {IdleDeflate},
 	}
 	for lib, workloads := range pairs {
 		cfg := base
-		cfg.Libs = []string{lib}
+		cfg.Libs = []string{strings.TrimSuffix(lib, "2")}
 		cfg.Workloads = workloads
 		rep, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatalf("%s: %v", lib, err)
 		}
 		for _, r := range rep.Results {
-			if lib == "gobwas" {
+			if r.Lib == "gobwas" {
 				if !errors.Is(r.Err, ErrHandshake) {
 					t.Errorf("gobwas %s: error %v, want a handshake error (no compression)", r.Workload, r.Err)
 				}
