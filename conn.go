@@ -77,24 +77,29 @@ type readState struct {
 }
 
 // writeState is the write side (write.go, compress.go, stream.go,
-// prepared.go): msgMu is held for a whole data message, wmu for one frame;
-// each field names the lock that guards it.
+// prepared.go): the slot is held for a whole data message, wmu for one
+// frame; each field names the lock that guards it.
 type writeState struct {
-	msgMu       sync.Mutex // held for a whole data message
-	wmu         sync.Mutex // held for one frame
-	closeSent   bool       // wmu
-	werr        error      // wmu
+	slot        chan struct{} // the message slot: held (full) for a whole data message
+	wmu         sync.Mutex    // held for one frame
+	wdl         time.Time     // wmu: the write deadline last set on nc
+	wbound      time.Duration // wmu: the bound of the write under way
+	wctl        bool          // wmu: the write under way carries a control frame
+	userWDL     atomic.Int64  // SetWriteDeadline's deadline (Unix ns), 0: none
+	closeSent   bool          // wmu
+	werr        error         // wmu
 	hdrBuf      [frame.MaxHeaderSize]byte
 	pend        *[]byte          // wmu: frames waiting to be written together
+	pendCtl     bool             // wmu: pend holds a control frame
 	pendFlag    atomic.Bool      // pend holds frames
 	moreInput   atomic.Bool      // the reader has input buffered beyond the last message
 	flushTimer  *time.Timer      // wmu
 	batch       [][]byte         // wmu: WritePreparedMessages' vector
 	iov         [2][]byte        // wmu
 	bufs        net.Buffers      // wmu
-	enc         *deflate.Encoder // msgMu
-	encReleased bool             // msgMu: closed, enc given back
-	writer      messageWriter    // msgMu
+	enc         *deflate.Encoder // slot
+	encReleased bool             // slot: closed, enc given back
+	writer      messageWriter    // slot; its own mu for its handle's calls
 	writerGen   atomic.Uint64
 	noCompress  atomic.Bool
 }
@@ -102,19 +107,21 @@ type writeState struct {
 // closeState is the close handshake's (close.go): written once, read by
 // any goroutine.
 type closeState struct {
+	cause     atomic.Pointer[error] // why the connection was failed locally, set before nc is closed
 	closeRecv atomic.Bool
-	peerClose CloseError // set before closeRecv
+	lingering atomic.Bool // finishClose started lingerClose
+	peerClose CloseError  // set before closeRecv
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
 // kaState is keepalive's (keepalive.go): the timer's callback holds kaMu;
-// the reader only bumps activity.
+// the reader only stores lastRead (when keepalive is on).
 type kaState struct {
-	activity atomic.Uint32
+	lastRead atomic.Int64 // when a byte last arrived (monoNow)
 	ka       *time.Timer
-	kaPinged bool
-	kaSeen   uint32
+	kaPinged bool  // kaMu: a ping is out and unanswered
+	kaPingAt int64 // kaMu: when it went out (monoNow)
 	kaMu     sync.Mutex
 
 	// Plumego compatibility (plumego.go): SetMetadata's map, made on
@@ -139,6 +146,7 @@ func newConn(nc net.Conn, role Role, o resolved, subprotocol string, negotiated 
 	}
 	c.readLimit = o.readLimit
 	c.done = make(chan struct{})
+	c.slot = make(chan struct{}, 1)
 	if negotiated != nil && o.compression == nil {
 		c.o.compression = &CompressionOptions{}
 	}
@@ -155,6 +163,7 @@ func newConn(nc net.Conn, role Role, o resolved, subprotocol string, negotiated 
 	c.raw.c = c
 	c.writer.c = c
 	if o.pingInterval > 0 {
+		c.lastRead.Store(monoNow())
 		c.kaMu.Lock()
 		c.ka = time.AfterFunc(o.pingInterval, c.keepalive)
 		c.kaMu.Unlock()
@@ -193,9 +202,23 @@ func (c *Conn) SetReadLimit(n int64) {
 // may be half read): close it.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
 
-// SetWriteDeadline sets the deadline for writes. A write that times out
-// fails the connection for writing: later writes return the same error.
-func (c *Conn) SetWriteDeadline(t time.Time) error { return c.nc.SetWriteDeadline(t) }
+// SetWriteDeadline sets the deadline for writes of data frames; while one
+// is set it replaces WriteTimeout (control frames keep the earlier of the
+// two). A write that times out fails the connection: it is closed, and the
+// write and later reads return an error matching ErrWriteTimeout. The zero
+// time removes the deadline (WriteTimeout applies again). It also applies
+// to a write under way.
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.userWDL.Store(ns)
+	if ns != 0 || c.o.writeTimeout <= 0 {
+		return c.nc.SetWriteDeadline(t)
+	}
+	return nil
+}
 
 // SetPingHandler sets a function called (from the reading goroutine) with
 // the payload of each ping received, after the pong was sent. The slice is

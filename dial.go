@@ -107,11 +107,20 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	if err := req.Write(nc); err != nil {
 		return nil, nil, fmt.Errorf("websocket: dial: write request: %w", ctxErr(ctx, err))
 	}
-	br := bufio.NewReaderSize(nc, 1024)
+	// The response head is capped: a server cannot make Dial hold more
+	// than MaxResponseHeadBytes for it, however long its lines.
+	cr := &capReader{r: nc, left: MaxResponseHeadBytes, err: ErrResponseHeadTooLarge}
+	br := bufio.NewReaderSize(cr, 1024)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
+		if cr.left <= 0 {
+			err = ErrResponseHeadTooLarge
+		}
 		return nil, nil, fmt.Errorf("websocket: dial: read response: %w", ctxErr(ctx, err))
 	}
+	// What follows the head (an error body, or frames sent with the 101)
+	// is read under its own cap.
+	cr.left, cr.err = maxErrorBody+br.Size(), io.EOF
 	if opts.Jar != nil {
 		if rc := resp.Cookies(); len(rc) > 0 {
 			opts.Jar.SetCookies(httpURL(req.URL), rc)
@@ -140,6 +149,34 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return newConn(nc, RoleClient, opts.Options.resolve(), res.Subprotocol, res.Deflate, pending), resp, nil
+}
+
+// MaxResponseHeadBytes is the most Dial reads of the server's handshake
+// response head (status line and header fields); a longer head fails the
+// dial with ErrResponseHeadTooLarge.
+const MaxResponseHeadBytes = 64 << 10
+
+// ErrResponseHeadTooLarge reports a handshake response head over
+// MaxResponseHeadBytes.
+var ErrResponseHeadTooLarge = errors.New("websocket: handshake response head larger than 64 KiB")
+
+// capReader reads at most left bytes from r, then fails with err.
+type capReader struct {
+	r    io.Reader
+	left int
+	err  error
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, c.err
+	}
+	if len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= n
+	return n, err
 }
 
 // ctxErr reports ctx's error for an I/O error caused by ctx ending (the

@@ -3,6 +3,7 @@ package websocket
 import (
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 
@@ -62,7 +63,32 @@ var (
 	ErrBadMessageType = errors.New("websocket: bad message type")
 	// ErrWriterClosed is returned by a message writer used after Close.
 	ErrWriterClosed = errors.New("websocket: message writer closed")
+	// ErrKeepaliveTimeout is what reads and writes return after keepalive
+	// failed the connection: nothing came from the peer within
+	// PingInterval + PongTimeout. It is a net.Error whose Timeout() is
+	// true.
+	ErrKeepaliveTimeout error = &timeoutError{"websocket: keepalive timeout: no data from the peer within PingInterval + PongTimeout"}
+	// ErrWriteTimeout is what writes (and then reads) return after a write
+	// did not complete within its bound (Options.WriteTimeout for data,
+	// the control-frame bound for pings, pongs and close frames); the
+	// connection was failed. It is a net.Error whose Timeout() is true,
+	// and it also matches os.ErrDeadlineExceeded.
+	ErrWriteTimeout error = &timeoutError{"websocket: write timeout: the peer did not accept data in time"}
+	// ErrCloseTimeout is returned by Close when the peer's close frame did
+	// not come within the close timeout. A net.Error whose Timeout() is
+	// true.
+	ErrCloseTimeout error = &timeoutError{"websocket: close handshake timed out waiting for the peer's close frame"}
 )
+
+// timeoutError is a sentinel that is also a timeout net.Error.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string   { return e.msg }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return false }
+func (e *timeoutError) Is(target error) bool {
+	return target == os.ErrDeadlineExceeded && e != ErrKeepaliveTimeout.(*timeoutError)
+}
 
 // CloseError is the error returned by reads once the peer has sent a close
 // frame (Code and Reason are what it sent; Code is CloseNoStatusReceived

@@ -41,13 +41,14 @@ func (c *Conn) WriteJSON(v any) error {
 // jsonWriter opens the message on the first write, so that an encoding
 // error (found before encoding/json writes anything) sends nothing.
 type jsonWriter struct {
-	c *Conn
-	w io.WriteCloser
+	c   *Conn
+	ctx context.Context // may be nil
+	w   io.WriteCloser
 }
 
 func (j *jsonWriter) Write(p []byte) (int, error) {
 	if j.w == nil {
-		w, err := j.c.NextWriter(TextMessage)
+		w, err := j.c.nextWriter(j.ctx, TextMessage, false)
 		if err != nil {
 			return 0, err
 		}

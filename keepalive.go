@@ -1,32 +1,68 @@
-// This file owns keepalive: pings after silence and closing a connection
-// whose peer stopped answering.
+// This file owns keepalive: a ping once PingInterval passed without a byte
+// from the peer, and failing the connection when PongTimeout then passes
+// without one too. The reader only stores the time of its last read
+// (lastRead); everything else runs on the timer's goroutine and never
+// needs the write lock to close the connection.
 
 package websocket
 
-import "github.com/rfc6455/websocket/frame"
+import (
+	"time"
 
+	"github.com/rfc6455/websocket/frame"
+)
+
+// monoEpoch is the base of monoNow: a monotonic clock in nanoseconds.
+var monoEpoch = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
+
+// markRead records that bytes arrived (reader; only with keepalive on).
+func (c *Conn) markRead() {
+	if c.ka != nil {
+		c.lastRead.Store(monoNow())
+	}
+}
+
+// keepalive runs when the timer fires: PingInterval after the last byte
+// received it sends a ping; PongTimeout after that ping, if nothing came
+// meanwhile, it fails the connection.
 func (c *Conn) keepalive() {
 	c.kaMu.Lock()
-	defer c.kaMu.Unlock()
 	select {
 	case <-c.done:
+		c.kaMu.Unlock()
 		return
 	default:
 	}
-	seen := c.activity.Load()
-	if seen != c.kaSeen {
-		c.kaSeen, c.kaPinged = seen, false
-		c.ka.Reset(c.o.pingInterval)
-		return
+	now := monoNow()
+	last := c.lastRead.Load()
+	if c.kaPinged && last > c.kaPingAt {
+		c.kaPinged = false // the peer spoke after our ping
 	}
+	interval, pongTimeout := c.o.pingInterval, c.o.pongTimeout
 	if c.kaPinged {
+		if wait := time.Duration(c.kaPingAt + int64(pongTimeout) - now); wait > 0 {
+			c.ka.Reset(wait)
+			c.kaMu.Unlock()
+			return
+		}
+		c.kaMu.Unlock()
 		if c.o.logger != nil {
 			c.o.logger.Debug("websocket: keepalive timeout", "remote", c.nc.RemoteAddr())
 		}
-		c.closeNow()
+		c.abortClose(ErrKeepaliveTimeout, CloseGoingAway, "keepalive timeout")
 		return
 	}
-	c.kaPinged = true
-	_ = c.writeControl(frame.OpPing, nil)
-	c.ka.Reset(c.o.pongTimeout)
+	if idle := time.Duration(now - last); idle < interval {
+		c.ka.Reset(interval - idle)
+		c.kaMu.Unlock()
+		return
+	}
+	c.kaPinged, c.kaPingAt = true, now
+	c.ka.Reset(pongTimeout)
+	c.kaMu.Unlock()
+	// Outside kaMu: the ping may wait for a frame in flight, bounded by
+	// pongTimeout; the next firing can fail the connection meanwhile.
+	_ = c.writeControlWithin(frame.OpPing, nil, min(pongTimeout, c.controlBound()))
 }

@@ -75,10 +75,27 @@ type Options struct {
 	// close TCP. Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
-	// PingInterval, when positive, makes the connection send a ping after
-	// each PingInterval of silence from the peer; if no frame at all comes
-	// back within PongTimeout (default: PingInterval) the connection is
-	// closed and reads fail. Pongs are only seen while some goroutine reads.
+	// WriteTimeout bounds every write to the transport: a frame, or a
+	// piece of at most 1 MiB of a larger frame, that the peer does not
+	// accept within WriteTimeout fails the connection (it is closed; the
+	// write returns an error matching ErrWriteTimeout, and so do later
+	// reads). It is what frees a connection whose peer stopped reading.
+	// Control frames (pongs, pings, close) are always bounded: by
+	// WriteTimeout, or by CloseTimeout when WriteTimeout is negative,
+	// including the wait for a data frame in flight. Zero means
+	// DefaultWriteTimeout (10 s); a negative value means data writes wait
+	// as long as the peer makes them (SetWriteDeadline still applies).
+	WriteTimeout time.Duration
+
+	// PingInterval, when positive, makes the connection send a ping once
+	// PingInterval has passed without a byte from the peer; if still no
+	// byte comes within PongTimeout (default: PingInterval) the connection
+	// is failed: a peer that stopped sending is detected within
+	// PingInterval + PongTimeout of its last byte (plus timer scheduling,
+	// a few milliseconds). A close frame with code 1001 is sent when the
+	// write side is free, the transport is closed (which also ends a write
+	// stuck on that peer), and reads return an error matching
+	// ErrKeepaliveTimeout. Pongs are only seen while some goroutine reads.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
 
@@ -167,6 +184,7 @@ func (o *CompressionOptions) threshold() int {
 type resolved struct {
 	readLimit    int64
 	closeTimeout time.Duration
+	writeTimeout time.Duration
 	pingInterval time.Duration
 	pongTimeout  time.Duration
 	readBufSize  int
@@ -178,7 +196,7 @@ type resolved struct {
 func (o *Options) resolve() resolved {
 	var r resolved
 	if o != nil {
-		r = resolved{o.ReadLimit, o.CloseTimeout, o.PingInterval, o.PongTimeout,
+		r = resolved{o.ReadLimit, o.CloseTimeout, o.WriteTimeout, o.PingInterval, o.PongTimeout,
 			o.ReadBufferSize, o.WriteBufferSize, o.Compression, o.Logger}
 	}
 	if r.readLimit == 0 {
@@ -186,6 +204,9 @@ func (o *Options) resolve() resolved {
 	}
 	if r.closeTimeout <= 0 {
 		r.closeTimeout = DefaultCloseTimeout
+	}
+	if r.writeTimeout == 0 {
+		r.writeTimeout = DefaultWriteTimeout
 	}
 	if r.pingInterval > 0 && r.pongTimeout <= 0 {
 		r.pongTimeout = r.pingInterval

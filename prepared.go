@@ -92,13 +92,16 @@ func (c *Conn) WritePreparedMessage(pm *PreparedMessage) error {
 // else one after another. Safe for concurrent use; the messages are not
 // interleaved with other data messages.
 func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
-	c.wmu.Lock()
+	if err := c.acquireSlot(nil); err != nil {
+		return err
+	}
+	defer c.releaseSlot()
+	c.lockFrame(c.o.writeTimeout)
 	defer c.wmu.Unlock()
 	if err := c.writable(); err != nil {
 		return err
 	}
+	c.wbound, c.wctl = c.o.writeTimeout, false
 	batch := c.batch[:0]
 	for _, pm := range pms {
 		b, shared, err := c.preparedFrame(pm)
@@ -135,7 +138,7 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 }
 
 // writeBatchLocked writes encoded frames after the pending ones, with one
-// vectored write (wmu and msgMu held).
+// vectored write (wmu and the slot held).
 func (c *Conn) writeBatchLocked(batch [][]byte) error {
 	if len(batch) == 0 {
 		return nil
@@ -148,9 +151,7 @@ func (c *Conn) writeBatchLocked(batch [][]byte) error {
 		*c.pend = append(*c.pend, batch[0]...)
 		err = c.sendPending(true)
 	} else if err = c.flushLocked(); err == nil {
-		c.bufs = batch
-		_, err = c.bufs.WriteTo(c.nc)
-		c.bufs = nil
+		err = c.ncWritev(batch)
 	}
 	return c.writeFailed(err)
 }

@@ -78,7 +78,7 @@ func (c *Conn) fill(need int) error {
 			n, err = c.nc.Read(c.rbuf[c.rw:])
 			c.rw += n
 			if n > 0 {
-				c.activity.Add(1)
+				c.markRead()
 			}
 		}
 		if err != nil {
@@ -112,7 +112,7 @@ func (c *Conn) readPayload(p []byte) (int, error) {
 		c.beforeBlock()
 		n, err = c.nc.Read(p)
 		if n > 0 {
-			c.activity.Add(1)
+			c.markRead()
 		}
 		if err != nil && n == 0 {
 			if errors.Is(err, io.EOF) {
@@ -292,6 +292,8 @@ func (c *Conn) readFailed(err error) error {
 		return c.readErr
 	}
 	switch {
+	case c.failCause() != nil:
+		err = c.failCause() // failed locally (keepalive, a write bound)
 	case errors.Is(err, net.ErrClosed):
 		err = ErrClosed
 	case err == io.EOF:
@@ -482,21 +484,32 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	return mt, p, nil
 }
 
-// readWhole reads the rest of the current message into a new slice.
+// readWhole reads the rest of the current message into a new slice. The
+// slice grows only as payload arrives (doubling, and for an uncompressed
+// final frame never past its declared length), so what a peer makes us
+// hold is bounded by about twice what it sent, never by a length it
+// merely declared.
 //
 //go:noinline
 func (c *Conn) readWhole() ([]byte, error) {
 	size := 512
-	if !c.msgComp && c.hdr.Fin {
-		size = int(c.hdr.Length)
-	} else if !c.msgComp && c.hdr.Length > int64(size) {
-		size = int(min(c.hdr.Length*2, 1<<20))
+	if !c.msgComp {
+		// What is already here, and no more than this frame declares.
+		size = int(min(c.remain, int64(max(size, c.rw-c.rr))))
 	}
 	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
-			// Full: look for the end before growing (a compressed message
-			// only knows it has ended once asked for a byte).
+			if !c.msgComp && c.remain > 0 {
+				// More of this frame is due: grow towards it by doubling.
+				grown := make([]byte, len(buf), len(buf)+int(min(c.remain, int64(max(len(buf), 512)))))
+				copy(grown, buf)
+				buf = grown
+				continue
+			}
+			// Full: look for the end before growing (a compressed message,
+			// or the next frame of a fragmented one, only shows whether it
+			// ends once asked for a byte).
 			one := c.probe[:]
 			n, err := c.readMessageData(one)
 			if err == io.EOF && n == 0 {

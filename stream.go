@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/rfc6455/websocket/frame"
@@ -40,14 +41,17 @@ type rawReader struct{ c *Conn }
 
 func (r *rawReader) Read(p []byte) (int, error) { return r.c.readRaw(p) }
 
-// messageWriter streams one message as fragments of WriteBufferSize.
+// messageWriter streams one message as fragments of WriteBufferSize. Its
+// mu serializes the calls on its handle with NextWriter closing it.
 type messageWriter struct {
 	c      *Conn
+	mu     sync.Mutex
+	open   bool         // mu: a message is under way (its writer holds the slot)
+	public bool         // mu: opened by NextWriter (a later NextWriter closes it)
 	op     frame.Opcode // opcode of the next frame
 	rsv    uint8        // RSV bits of the next frame
 	comp   bool
 	bp     *[]byte
-	closed bool
 	err    error
 }
 
@@ -64,36 +68,79 @@ type msgWriterHandle struct {
 // connection wait (control frames do not). The writer is not for
 // concurrent use. With compression negotiated the message is compressed
 // (unless disabled with EnableWriteCompression).
+//
+// As in gorilla/websocket, a writer from an earlier NextWriter that is
+// still open is closed first (its message ends there and the old writer
+// returns ErrWriterClosed), so NextWriter never waits for it: stream from
+// one goroutine at a time, and use WriteMessage, Write or WriteJSON, which
+// wait for the message under way, from several. NextWriter returns at once
+// with the connection's error once it is closed or a close frame was sent.
 func (c *Conn) NextWriter(mt MessageType) (io.WriteCloser, error) {
+	c.writer.closeOpen()
+	return c.nextWriter(nil, mt, true)
+}
+
+// nextWriter opens a message writer once the slot is free (or ctx, which
+// may be nil, ends). public marks a NextWriter writer, which a later
+// NextWriter closes; internal ones (WriteJSON) are only waited for.
+func (c *Conn) nextWriter(ctx context.Context, mt MessageType, public bool) (io.WriteCloser, error) {
 	op, err := dataOpcode(mt)
 	if err != nil {
 		return nil, err
 	}
-	c.msgMu.Lock()
 	w := &c.writer
-	w.op, w.rsv, w.closed, w.err = op, 0, false, nil
+	if err := c.acquireSlot(ctx); err != nil {
+		return nil, err
+	}
+	c.lockFrame(c.o.writeTimeout)
+	err = c.writable()
+	c.wmu.Unlock()
+	if err != nil {
+		c.releaseSlot()
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.op, w.rsv, w.err = op, 0, nil
 	w.comp = c.negotiated != nil && !c.noCompress.Load()
 	if w.comp {
 		enc := c.encoder()
 		if enc == nil {
-			c.msgMu.Unlock()
+			c.releaseSlot()
 			return nil, ErrClosed
 		}
 		w.rsv = frame.Rsv1
 		enc.Reset(compressSink{w})
 	}
 	w.bp = getWriteBuf(c.o.writeBufSize)
+	w.open, w.public = true, public
 	return &msgWriterHandle{w: w, gen: c.writerGen.Add(1)}, nil
 }
 
-func (h *msgWriterHandle) valid() bool { return h.gen == h.w.c.writerGen.Load() && !h.w.closed }
+// valid reports whether h is the open writer (w.mu held).
+func (h *msgWriterHandle) valid() bool { return h.w.open && h.gen == h.w.c.writerGen.Load() }
+
+// closeOpen ends the open NextWriter message, if one is open.
+func (w *messageWriter) closeOpen() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.open && w.public {
+		_ = w.finish()
+	}
+}
 
 // Write adds p to the message.
 func (h *msgWriterHandle) Write(p []byte) (int, error) {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
 	if !h.valid() {
 		return 0, ErrWriterClosed
 	}
-	w := h.w
+	return h.w.write(p)
+}
+
+// write adds p to the message (mu held).
+func (w *messageWriter) write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -110,6 +157,8 @@ func (h *msgWriterHandle) Write(p []byte) (int, error) {
 // ReadFrom copies r into the message until io.EOF, reading straight into
 // the fragment buffer, so io.Copy needs no buffer of its own.
 func (h *msgWriterHandle) ReadFrom(r io.Reader) (int64, error) {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
 	if !h.valid() {
 		return 0, ErrWriterClosed
 	}
@@ -124,7 +173,7 @@ func (h *msgWriterHandle) ReadFrom(r io.Reader) (int64, error) {
 			n, err := r.Read(scratch[:])
 			if n > 0 {
 				total += int64(n)
-				if _, werr := h.Write(scratch[:n]); werr != nil {
+				if _, werr := w.write(scratch[:n]); werr != nil {
 					return total, werr
 				}
 			}
@@ -198,16 +247,22 @@ func (w *messageWriter) flush(p []byte, fin bool) error {
 // Close sends the final fragment and frees the connection for the next
 // message.
 func (h *msgWriterHandle) Close() error {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
 	if !h.valid() {
 		return ErrWriterClosed
 	}
-	w := h.w
+	return h.w.finish()
+}
+
+// finish sends the final fragment and gives the slot back (mu held).
+func (w *messageWriter) finish() error {
 	c := w.c
 	defer func() {
-		w.closed = true
+		w.open = false
 		putWriteBuf(w.bp)
 		w.bp = nil
-		c.msgMu.Unlock()
+		c.releaseSlot()
 	}()
 	if w.comp && w.err == nil {
 		if err := c.enc.Close(); err != nil && w.err == nil {

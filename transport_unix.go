@@ -41,7 +41,7 @@ func (c *Conn) rawRead(fd uintptr) bool {
 			c.rawErr = io.EOF
 		default:
 			c.rw += n
-			c.activity.Add(1)
+			c.markRead()
 		}
 		return true
 	}

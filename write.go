@@ -1,5 +1,14 @@
-// This file owns the write path: the message slot (msgMu), the frame lock
-// (wmu), write coalescing, vectored writes and control frames.
+// This file owns the write path: the message slot (slot), the frame lock
+// (wmu), write bounds, write coalescing, vectored writes and control
+// frames.
+//
+// Bounds: every transport write runs under a write deadline (armWrite):
+// WriteTimeout for data, the control-frame bound (controlBound) for pings,
+// pongs, close frames and coalesced frames. Waiting for wmu is bounded the
+// same way (lockFrame): when a bound passes the connection is failed
+// (abort), which closes the transport and so also ends the write that held
+// the lock. Waiting for the message slot ends when the connection closes
+// or the caller's context ends.
 
 package websocket
 
@@ -8,6 +17,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -39,9 +49,20 @@ func putWriteBuf(bp *[]byte) {
 // larger server payloads go out with a vectored write, uncopied.
 const maxCopy = 2048
 
-// writeFrame writes one frame. It holds wmu for the frame only.
+// writeFrame writes one data frame (bounded by WriteTimeout), or a
+// control frame (bounded by controlBound). It holds wmu for the frame only.
 func (c *Conn) writeFrame(fin bool, rsv uint8, op frame.Opcode, p []byte) error {
-	c.wmu.Lock()
+	bound := c.o.writeTimeout
+	if op.IsControl() {
+		bound = c.controlBound()
+	}
+	return c.writeFrameWithin(fin, rsv, op, p, bound)
+}
+
+// writeFrameWithin writes one frame, waiting at most bound for the frame
+// lock and giving the transport at most bound (<= 0: no bound of ours).
+func (c *Conn) writeFrameWithin(fin bool, rsv uint8, op frame.Opcode, p []byte, bound time.Duration) error {
+	c.lockFrame(bound)
 	defer c.wmu.Unlock()
 	if err := c.writable(); err != nil {
 		return err
@@ -49,7 +70,78 @@ func (c *Conn) writeFrame(fin bool, rsv uint8, op frame.Opcode, p []byte) error 
 	if op == frame.OpClose {
 		c.closeSent = true
 	}
+	c.wbound, c.wctl = bound, op.IsControl()
 	return c.writeFailed(c.writeFrameLocked(fin, rsv, op, p))
+}
+
+// controlBound bounds control frames, coalesced frames and the wait for
+// the frame lock they need: WriteTimeout, or CloseTimeout when data writes
+// are unbounded.
+func (c *Conn) controlBound() time.Duration {
+	if c.o.writeTimeout > 0 {
+		return c.o.writeTimeout
+	}
+	return c.o.closeTimeout
+}
+
+// lockFrame takes wmu, failing the connection if that takes longer than
+// bound (<= 0: wait as long as it takes). A holder only ever blocks on the
+// transport, so failing the connection (closing the transport) frees it.
+func (c *Conn) lockFrame(bound time.Duration) {
+	if c.wmu.TryLock() {
+		return
+	}
+	if bound <= 0 {
+		c.wmu.Lock()
+		return
+	}
+	t := time.AfterFunc(bound, func() { c.abort(ErrWriteTimeout) })
+	c.wmu.Lock()
+	t.Stop()
+}
+
+// armWrite sets the transport's write deadline for a write about to start
+// (wmu held): now+c.wbound, unless SetWriteDeadline set one, which then
+// replaces it for data frames (for control frames the earlier of the two
+// applies). A bound-based deadline is moved only when it changes by more
+// than an eighth of the bound, so back-to-back writes do not reset it
+// every time.
+func (c *Conn) armWrite() {
+	var d time.Time
+	bound := c.wbound
+	if bound > 0 {
+		d = time.Now().Add(bound)
+	}
+	if u := c.userWDL.Load(); u != 0 {
+		if ut := time.Unix(0, u); !c.wctl || d.IsZero() || ut.Before(d) {
+			d, bound = ut, 0
+		}
+	}
+	if d.Equal(c.wdl) {
+		return
+	}
+	if bound > 0 && !c.wdl.IsZero() && !c.wdl.After(d) && c.wdl.After(d.Add(-bound/8)) {
+		return
+	}
+	c.wdl = d
+	_ = c.nc.SetWriteDeadline(d)
+}
+
+// ncWrite writes b to the transport under the write bound (wmu held).
+func (c *Conn) ncWrite(b []byte) error {
+	c.armWrite()
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// ncWritev writes bufs with one vectored write where the transport has
+// it, under the write bound (wmu held).
+func (c *Conn) ncWritev(bufs net.Buffers) error {
+	c.armWrite()
+	c.bufs = bufs
+	_, err := c.bufs.WriteTo(c.nc)
+	c.bufs = nil
+	return err
 }
 
 // writable reports why nothing more may be written, if so (wmu held).
@@ -60,16 +152,37 @@ func (c *Conn) writable() error {
 	if c.closeSent {
 		return ErrCloseSent
 	}
+	select {
+	case <-c.done:
+		return c.closedErr()
+	default:
+	}
 	return nil
 }
 
+// closedErr is what operations on a closed connection return: the cause
+// of a local failure, or ErrClosed.
+func (c *Conn) closedErr() error {
+	if err := c.failCause(); err != nil {
+		return err
+	}
+	return ErrClosed
+}
+
 // writeFailed records a write error as the sticky one and returns it (wmu
-// held); nil passes through.
+// held); nil passes through. A write that passed its deadline fails the
+// connection: the frame may be half written.
 func (c *Conn) writeFailed(err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, net.ErrClosed) {
+	switch {
+	case c.failCause() != nil:
+		err = c.failCause()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		err = ErrWriteTimeout
+		c.abort(err)
+	case errors.Is(err, net.ErrClosed):
 		err = ErrClosed
 	}
 	c.werr = err
@@ -94,24 +207,31 @@ func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) 
 			frame.Mask(h.Key, 0, buf[start:])
 		}
 		*c.pend = buf
+		if op.IsControl() {
+			c.pendCtl = true
+		}
 		return c.sendPending(op != frame.OpClose)
 	}
 	if err := c.flushLocked(); err != nil {
 		return err
 	}
 	if c.role == RoleServer {
+		// The header and the payload go out uncopied, in pieces of at most
+		// maxPiece so that the write bound is per piece, not per frame.
 		hdr := frame.AppendHeader(c.hdrBuf[:0], h)
+		n := min(len(p), maxPiece)
+		var err error
 		if c.writev {
-			c.iov[0], c.iov[1] = hdr, p
-			c.bufs = c.iov[:]
-			_, err := c.bufs.WriteTo(c.nc)
+			c.iov[0], c.iov[1] = hdr, p[:n]
+			err = c.ncWritev(c.iov[:])
 			c.iov[0], c.iov[1] = nil, nil
-			return err
+		} else if err = c.ncWrite(hdr); err == nil {
+			err = c.ncWrite(p[:n])
 		}
-		if _, err := c.nc.Write(hdr); err != nil {
-			return err
+		for p = p[n:]; err == nil && len(p) > 0; p = p[n:] {
+			n = min(len(p), maxPiece)
+			err = c.ncWrite(p[:n])
 		}
-		_, err := c.nc.Write(p)
 		return err
 	}
 	// Copy header and payload (masked for a client) into one buffer, in
@@ -128,7 +248,7 @@ func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) 
 		if h.Masked {
 			pos = frame.Mask(h.Key, pos, buf[start:])
 		}
-		if _, err := c.nc.Write(buf); err != nil {
+		if err := c.ncWrite(buf); err != nil {
 			return err
 		}
 		p = p[n:]
@@ -138,6 +258,10 @@ func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) 
 		buf = buf[:0]
 	}
 }
+
+// maxPiece is the most one transport write of a large frame carries, so
+// that WriteTimeout bounds the time per MiB, not per message.
+const maxPiece = 1 << 20
 
 // Write coalescing. While the reader has more input already buffered, the
 // replies to it are likely to follow at once: small frames then wait in
@@ -166,25 +290,36 @@ func (c *Conn) sendPending(mayDefer bool) error {
 	return c.flushLocked()
 }
 
-// flushLocked writes the pending frames (wmu held).
+// flushLocked writes the pending frames (wmu held), bounded by
+// WriteTimeout, or by controlBound when they hold a control frame.
 func (c *Conn) flushLocked() error {
 	if c.pend == nil {
 		return nil
 	}
 	var err error
 	if len(*c.pend) > 0 {
-		_, err = c.nc.Write(*c.pend)
+		saved, savedCtl := c.wbound, c.wctl
+		c.wbound, c.wctl = c.o.writeTimeout, c.pendCtl
+		if c.pendCtl {
+			c.wbound = c.controlBound()
+		}
+		err = c.ncWrite(*c.pend)
+		c.wbound, c.wctl = saved, savedCtl
 	}
 	putWriteBuf(c.pend)
 	c.pend = nil
+	c.pendCtl = false
 	c.pendFlag.Store(false)
 	return err
 }
 
-// flushPending writes the pending frames from outside the write path: the
-// reader before it blocks, or the timer.
+// flushPending writes the pending frames from the timer. It never waits
+// for the write lock: a holder flushes them itself or re-arms the timer.
 func (c *Conn) flushPending() {
-	c.wmu.Lock()
+	if !c.wmu.TryLock() {
+		c.flushTimer.Reset(flushDelay)
+		return
+	}
 	defer c.wmu.Unlock()
 	if c.pend == nil || c.werr != nil {
 		return
@@ -207,22 +342,58 @@ func (c *Conn) beforeBlock() {
 	}
 }
 
-// writeControl sends a control frame (ping, pong).
+// writeControl sends a control frame (ping, pong), bounded by
+// controlBound.
 func (c *Conn) writeControl(op frame.Opcode, p []byte) error {
-	return c.writeFrame(true, 0, op, p)
+	return c.writeFrameWithin(true, 0, op, p, c.controlBound())
 }
+
+// writeControlWithin sends a control frame within bound.
+func (c *Conn) writeControlWithin(op frame.Opcode, p []byte, bound time.Duration) error {
+	return c.writeFrameWithin(true, 0, op, p, bound)
+}
+
+// acquireSlot takes the message slot: it waits while another data message
+// is being written, until the connection closes or ctx (may be nil) ends.
+func (c *Conn) acquireSlot(ctx context.Context) error {
+	select {
+	case c.slot <- struct{}{}:
+		return nil
+	default:
+	}
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	select {
+	case c.slot <- struct{}{}:
+		return nil
+	case <-c.done:
+		return c.closedErr()
+	case <-ctxDone:
+		return ctx.Err()
+	}
+}
+
+func (c *Conn) releaseSlot() { <-c.slot }
 
 // WriteMessage sends p as one message of type mt (TextMessage or
 // BinaryMessage; text must be UTF-8, which is the caller's duty and not
 // checked). It is safe for concurrent use. With compression negotiated, p
 // is compressed when it is at least the threshold long.
 func (c *Conn) WriteMessage(mt MessageType, p []byte) error {
+	return c.writeMessage(nil, mt, p)
+}
+
+func (c *Conn) writeMessage(ctx context.Context, mt MessageType, p []byte) error {
 	op, err := dataOpcode(mt)
 	if err != nil {
 		return err
 	}
-	c.msgMu.Lock()
-	defer c.msgMu.Unlock()
+	if err := c.acquireSlot(ctx); err != nil {
+		return err
+	}
+	defer c.releaseSlot()
 	if c.compressing(len(p)) {
 		return c.writeCompressed(op, p)
 	}
@@ -230,10 +401,16 @@ func (c *Conn) WriteMessage(mt MessageType, p []byte) error {
 }
 
 // Write sends p as one message, like WriteMessage, bounded by ctx: if ctx
-// ends first the connection is closed and ctx.Err() is returned.
+// ends while it waits for another message to finish, it returns ctx.Err()
+// and the connection is untouched; if ctx ends while its own message is
+// being written, the connection is closed (the frame may be half written)
+// and ctx.Err() is returned.
 func (c *Conn) Write(ctx context.Context, mt MessageType, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	stop := c.watch(ctx)
-	err := c.WriteMessage(mt, p)
+	err := c.writeMessage(ctx, mt, p)
 	if stop() && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -272,11 +449,13 @@ func (c *Conn) WriteControl(mt MessageType, data []byte, deadline time.Time) err
 	default:
 		return ErrBadMessageType
 	}
+	bound := c.controlBound()
 	if !deadline.IsZero() {
-		_ = c.nc.SetWriteDeadline(deadline)
-		defer c.nc.SetWriteDeadline(time.Time{})
+		if d := time.Until(deadline); d < bound {
+			bound = max(d, time.Millisecond)
+		}
 	}
-	return c.writeFrame(true, 0, op, data)
+	return c.writeFrameWithin(true, 0, op, data, bound)
 }
 
 // Ping sends a ping with payload data (at most 125 bytes). The pong is
