@@ -8,8 +8,6 @@ package websocket
 
 import (
 	"time"
-
-	"github.com/rfc6455/websocket/frame"
 )
 
 // monoEpoch is the base of monoNow: a monotonic clock in nanoseconds.
@@ -64,5 +62,5 @@ func (c *Conn) keepalive() {
 	c.kaMu.Unlock()
 	// Outside kaMu: the ping may wait for a frame in flight, bounded by
 	// pongTimeout; the next firing can fail the connection meanwhile.
-	_ = c.writeControlWithin(frame.OpPing, nil, min(pongTimeout, c.controlBound()))
+	_ = c.writePing(min(pongTimeout, c.controlBound()))
 }

@@ -63,6 +63,11 @@ func (c *Conn) writeFrame(fin bool, rsv uint8, op frame.Opcode, p []byte) error 
 // lock and giving the transport at most bound (<= 0: no bound of ours).
 func (c *Conn) writeFrameWithin(fin bool, rsv uint8, op frame.Opcode, p []byte, bound time.Duration) error {
 	c.lockFrame(bound)
+	return c.writeFrameHeld(fin, rsv, op, p, bound)
+}
+
+// writeFrameHeld writes one frame with wmu held (it unlocks it).
+func (c *Conn) writeFrameHeld(fin bool, rsv uint8, op frame.Opcode, p []byte, bound time.Duration) error {
 	defer c.wmu.Unlock()
 	if err := c.writable(); err != nil {
 		return err
@@ -146,9 +151,6 @@ func (c *Conn) ncWritev(bufs net.Buffers) error {
 
 // writable reports why nothing more may be written, if so (wmu held).
 func (c *Conn) writable() error {
-	if c.werr != nil {
-		return c.werr
-	}
 	if c.closeSent {
 		return ErrCloseSent
 	}
@@ -157,7 +159,7 @@ func (c *Conn) writable() error {
 		return c.closedErr()
 	default:
 	}
-	return nil
+	return c.werr
 }
 
 // closedErr is what operations on a closed connection return: the cause
@@ -176,9 +178,15 @@ func (c *Conn) writeFailed(err error) error {
 	if err == nil {
 		return nil
 	}
+	closed := false
+	select {
+	case <-c.done:
+		closed = true
+	default:
+	}
 	switch {
-	case c.failCause() != nil:
-		err = c.failCause()
+	case closed:
+		err = c.closedErr()
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = ErrWriteTimeout
 		c.abort(err)
@@ -348,9 +356,13 @@ func (c *Conn) writeControl(op frame.Opcode, p []byte) error {
 	return c.writeFrameWithin(true, 0, op, p, c.controlBound())
 }
 
-// writeControlWithin sends a control frame within bound.
-func (c *Conn) writeControlWithin(op frame.Opcode, p []byte, bound time.Duration) error {
-	return c.writeFrameWithin(true, 0, op, p, bound)
+// writePing sends keepalive's ping, giving the transport at most bound.
+// It waits for the frame lock without a bound of its own: keepalive's next
+// firing fails the connection if that wait outlasts PongTimeout, which
+// frees the lock.
+func (c *Conn) writePing(bound time.Duration) error {
+	c.wmu.Lock()
+	return c.writeFrameHeld(true, 0, frame.OpPing, nil, bound)
 }
 
 // acquireSlot takes the message slot: it waits while another data message
@@ -382,18 +394,19 @@ func (c *Conn) releaseSlot() { <-c.slot }
 // checked). It is safe for concurrent use. With compression negotiated, p
 // is compressed when it is at least the threshold long.
 func (c *Conn) WriteMessage(mt MessageType, p []byte) error {
-	return c.writeMessage(nil, mt, p)
-}
-
-func (c *Conn) writeMessage(ctx context.Context, mt MessageType, p []byte) error {
 	op, err := dataOpcode(mt)
 	if err != nil {
 		return err
 	}
-	if err := c.acquireSlot(ctx); err != nil {
+	if err := c.acquireSlot(nil); err != nil {
 		return err
 	}
 	defer c.releaseSlot()
+	return c.writeMessageHeld(op, p)
+}
+
+// writeMessageHeld writes one data message (the slot held).
+func (c *Conn) writeMessageHeld(op frame.Opcode, p []byte) error {
 	if c.compressing(len(p)) {
 		return c.writeCompressed(op, p)
 	}
@@ -406,11 +419,19 @@ func (c *Conn) writeMessage(ctx context.Context, mt MessageType, p []byte) error
 // being written, the connection is closed (the frame may be half written)
 // and ctx.Err() is returned.
 func (c *Conn) Write(ctx context.Context, mt MessageType, p []byte) error {
+	op, err := dataOpcode(mt)
+	if err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := c.acquireSlot(ctx); err != nil {
+		return err
+	}
+	defer c.releaseSlot()
 	stop := c.watch(ctx)
-	err := c.writeMessage(ctx, mt, p)
+	err = c.writeMessageHeld(op, p)
 	if stop() && ctx.Err() != nil {
 		return ctx.Err()
 	}
