@@ -7,6 +7,7 @@
 package websocket
 
 import (
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -359,6 +360,12 @@ func (h *Hub) writeFailed(m *hubMember, err error) {
 	m.owned = true
 	m.mu.Unlock()
 	if !closed {
+		// Already removed: by its reader, when this very write timed out
+		// (the Conn then fails itself), or by a leave; only the former
+		// is a write error.
+		if errors.Is(err, ErrWriteTimeout) {
+			h.writeErrors.Add(1)
+		}
 		return
 	}
 	h.writeErrors.Add(1)
