@@ -21,12 +21,28 @@
 //		c.WriteMessage(mt, msg)
 //	}
 //
+// Serve it from an http.Server with a ReadHeaderTimeout (NewHTTPServer
+// makes one): a bare http.ListenAndServe lets clients that send a byte a
+// second hold connections forever.
+//
 // ReadMessage and WriteMessage handle whole messages. NextReader and
 // NextWriter stream one message as an io.Reader / io.WriteCloser, so that a
 // large message need not be held in memory. NetConn adapts a Conn to a
 // net.Conn byte stream. PreparedMessage encodes a message once for writing
 // to many connections. The frame and handshake sub-packages expose the
 // codec and the opening handshake for those who build their own transport.
+//
+// # Reading the code
+//
+// A contributor finds the package in this order: conn.go (the Conn type,
+// its state grouped by owner), read.go (frames in: buffering, fragments,
+// UTF-8, limits, control frames), write.go (the message slot, the frame
+// lock, write bounds, coalescing), close.go (failing, the close handshake,
+// lingering), keepalive.go, transport.go (what Conn needs from the
+// connection beneath it), then stream.go and compress.go; websocket.go and
+// dial.go open connections; hub*.go, auth.go and server.go build the
+// ready-made server on top. CONTRIBUTING.md has the layers, which
+// goroutine owns what, and how to run each kind of test.
 //
 // # Concurrency
 //
@@ -86,9 +102,26 @@
 //
 // Every message is bounded by the read limit (Options.ReadLimit, 32 MiB by
 // default), checked against the frame's length field before anything is
-// allocated, and against the inflated size while decompressing. An idle
-// TCP connection holds no read or write buffer: it waits for input through
-// syscall.RawConn and takes a pooled buffer only when bytes arrive.
+// allocated, and against the inflated size while decompressing. Memory
+// follows the bytes that arrived, never a length the peer declared:
+// ReadMessage grows its buffer as payload comes in. An idle TCP
+// connection on Unix holds no read or write buffer: it waits for input
+// through syscall.RawConn and takes a pooled buffer only when bytes arrive
+// (on Windows and js/wasm it keeps one 4 KiB read buffer).
+//
+// Every call that can block has a bound. Writes: Options.WriteTimeout
+// (default 10 s) bounds each transport write, and control frames, the
+// close frame and the wait for a frame in flight are always bounded; a
+// bound that passes fails the connection (ErrWriteTimeout), which also
+// frees any other call waiting on it. Keepalive (Options.PingInterval)
+// fails a peer that sends nothing within PingInterval + PongTimeout of its
+// last byte (ErrKeepaliveTimeout), without needing the write side, so a
+// writer stuck on that peer returns too. Write and the message slot wait
+// end when the connection closes (ErrClosed) or the context ends. Close
+// waits at most the close timeout; after a protocol failure the reader
+// returns the cause at once while the wait for the peer's close runs in
+// the background. Dial bounds the handshake by its context and reads at
+// most MaxResponseHeadBytes of response head.
 //
 // # Write coalescing
 //

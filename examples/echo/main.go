@@ -48,7 +48,9 @@ func main() {
 		w.Write(page)
 	})
 	slog.Info("echo server", "url", "http://"+*addr+"/")
-	if err := http.ListenAndServe(*addr, mux); err != nil {
+	// An http.Server with ReadHeaderTimeout: a bare http.ListenAndServe
+	// lets slow clients hold connections forever.
+	if err := websocket.NewHTTPServer(*addr, mux).ListenAndServe(); err != nil {
 		slog.Error("listen", "err", err)
 		os.Exit(1)
 	}
