@@ -203,3 +203,23 @@ func ExampleNewPreparedMessage() {
 	fmt.Println()
 	// Output: news news news
 }
+
+// NewHTTPServer serves WebSocket routes with the http.Server settings a
+// public server needs (ReadHeaderTimeout above all).
+func ExampleNewHTTPServer() {
+	mux := http.NewServeMux()
+	mux.Handle("/ws", websocket.Handler(websocket.DefaultConfig(), func(c *websocket.Conn, r *http.Request) {
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, msg); err != nil {
+				return
+			}
+		}
+	}))
+	srv := websocket.NewHTTPServer("127.0.0.1:8080", mux)
+	go srv.ListenAndServe()
+	defer srv.Shutdown(context.Background())
+}
