@@ -124,9 +124,10 @@ type kaState struct {
 	kaPingAt int64 // kaMu: when it went out (monoNow)
 	kaMu     sync.Mutex
 
-	// Plumego compatibility (plumego.go): SetMetadata's map, made on
-	// first use, so a connection without metadata pays one pointer.
-	meta atomic.Pointer[sync.Map]
+	// Plumego compatibility (plumego.go): SetMetadata's map and
+	// SetWriteTimeout's override, made on first use, so a connection that
+	// uses neither pays one pointer.
+	pl atomic.Pointer[plumegoState]
 }
 
 // NewConn makes a Conn over nc, whose opening handshake was done
@@ -214,7 +215,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 		ns = t.UnixNano()
 	}
 	c.userWDL.Store(ns)
-	if ns != 0 || c.o.writeTimeout <= 0 {
+	if ns != 0 || c.writeTimeout() <= 0 {
 		return c.nc.SetWriteDeadline(t)
 	}
 	return nil

@@ -194,7 +194,9 @@
 //     ErrInvalidConfig;
 //   - Conn helpers built on the primary methods: ReadMessageReader
 //     (NextReader), WriteMessageContext (Write), WriteText, WriteBinary,
-//     WriteClose (Close), IsClosed (Done), SetMetadata and its siblings;
+//     WriteClose (Close), IsClosed (Done), SetPingPeriod, SetPongWait and
+//     GetLastPong (keepalive), SetWriteTimeout (Options.WriteTimeout),
+//     SetMetadata and its siblings;
 //   - Plumego's auth and validation helpers: SecureRoomAuth,
 //     SecurityConfig, ValidateSecurityConfig, ValidateRoomPassword,
 //     GenerateSecureSecret, ValidateWebSocketKey, RoomRequestAuthorizer

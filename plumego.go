@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -184,14 +185,110 @@ func (c *Conn) IsClosed() bool {
 	}
 }
 
+// plumegoState is what the Plumego-compat methods keep on a Conn, made
+// on first use (Conn.pl).
+type plumegoState struct {
+	meta         sync.Map
+	writeTimeout atomic.Int64 // SetWriteTimeout's, 0: Options.WriteTimeout
+}
+
+// plumego returns the connection's plumegoState, making it if create.
+func (c *Conn) plumego(create bool) *plumegoState {
+	p := c.pl.Load()
+	if p == nil && create {
+		c.pl.CompareAndSwap(nil, new(plumegoState))
+		p = c.pl.Load()
+	}
+	return p
+}
+
 // metadata returns the connection's metadata map, making it if create.
 func (c *Conn) metadata(create bool) *sync.Map {
-	m := c.meta.Load()
-	if m == nil && create {
-		c.meta.CompareAndSwap(nil, new(sync.Map))
-		m = c.meta.Load()
+	if p := c.plumego(create); p != nil {
+		return &p.meta
 	}
-	return m
+	return nil
+}
+
+// writeTimeout is the bound of data frame writes: SetWriteTimeout's, else
+// Options.WriteTimeout (resolved).
+func (c *Conn) writeTimeout() time.Duration {
+	if p := c.pl.Load(); p != nil {
+		if d := p.writeTimeout.Load(); d != 0 {
+			return time.Duration(d)
+		}
+	}
+	return c.o.writeTimeout
+}
+
+// SetWriteTimeout sets the connection's write timeout, Options.WriteTimeout,
+// to d for the frames written after the call: a frame the peer does not
+// take within d fails the connection (the write returns an error matching
+// ErrWriteTimeout). d must be positive, else ErrInvalidWriteTimeout. Safe
+// for concurrent use.
+func (c *Conn) SetWriteTimeout(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%w: got %v", ErrInvalidWriteTimeout, d)
+	}
+	c.plumego(true).writeTimeout.Store(int64(d))
+	return nil
+}
+
+// errKeepaliveOff is returned by SetPingPeriod and SetPongWait on a
+// connection made without keepalive.
+func errKeepaliveOff() error {
+	return configErr(ErrInvalidConfig, "keepalive is off on this connection (set Options.PingInterval, or ServerConfig.PingInterval)")
+}
+
+// SetPingPeriod sets the keepalive interval, Options.PingInterval: a ping
+// goes out once d has passed without a byte from the peer. It applies at
+// once. d must be positive (else ErrInvalidPingPeriod), and the connection
+// must have been made with keepalive on (Options.PingInterval > 0, which
+// New and ServeWSWithConfig set by default), else an error matching
+// ErrInvalidConfig: Plumego's connections always ping, a Conn here only
+// when asked to. Safe for concurrent use.
+func (c *Conn) SetPingPeriod(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%w: got %v", ErrInvalidPingPeriod, d)
+	}
+	return c.setKeepalive(func() { c.o.pingInterval = d })
+}
+
+// SetPongWait sets how long keepalive waits, after its ping, for a byte
+// from the peer before it fails the connection (Options.PongTimeout). It
+// applies at once, to a ping already out too. d must be positive (else
+// ErrInvalidPongWait); keepalive must be on, as for SetPingPeriod. Unlike
+// Plumego's pong monitor, any frame counts as an answer, not only a pong:
+// a peer busy sending data is alive.
+func (c *Conn) SetPongWait(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("%w: got %v", ErrInvalidPongWait, d)
+	}
+	return c.setKeepalive(func() { c.o.pongTimeout = d })
+}
+
+// setKeepalive changes keepalive's settings under kaMu (which keepalive
+// holds to read them) and has the timer recompute its next firing.
+func (c *Conn) setKeepalive(set func()) error {
+	if c.ka == nil { // set once by newConn, never changed
+		return errKeepaliveOff()
+	}
+	c.kaMu.Lock()
+	set()
+	c.ka.Reset(0)
+	c.kaMu.Unlock()
+	return nil
+}
+
+// GetLastPong returns when bytes last arrived from the peer, which is
+// what keepalive judges liveness by (a pong, or any other frame), or the
+// zero time on a connection without keepalive (see SetPingPeriod), which
+// does not track it. Plumego's returns the time of the last pong only.
+func (c *Conn) GetLastPong() time.Time {
+	if c.ka == nil {
+		return time.Time{}
+	}
+	return monoEpoch.Add(time.Duration(c.lastRead.Load()))
 }
 
 // SetMetadata stores value under key in the connection's metadata, a map

@@ -3,7 +3,6 @@ package websocket
 import (
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/rfc6455/websocket/frame"
 	"github.com/rfc6455/websocket/handshake"
@@ -197,17 +196,14 @@ func (e *sentinel) Unwrap() []error { return e.is }
 
 // IsTemporary reports whether err is a failure that may pass if retried:
 // a message dropped from a full send queue (ErrSendQueueFull, alias
-// ErrQueueFull), ErrRateLimitExceeded, or a timeout (a net.Error whose
-// Timeout is true). A *CloseError is never temporary. Unlike Plumego's,
-// it matches wrapped errors (errors.Is) rather than the bare values.
+// ErrQueueFull) or ErrRateLimitExceeded. A *CloseError is never
+// temporary, nor is a timeout that failed the connection
+// (ErrWriteTimeout, ErrKeepaliveTimeout). Unlike Plumego's, it matches
+// wrapped errors (errors.Is) rather than the bare values only.
 func IsTemporary(err error) bool {
 	var ce *CloseError
 	if err == nil || errors.As(err, &ce) {
 		return false
 	}
-	if errors.Is(err, ErrSendQueueFull) || errors.Is(err, ErrRateLimitExceeded) {
-		return true
-	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return errors.Is(err, ErrSendQueueFull) || errors.Is(err, ErrRateLimitExceeded)
 }

@@ -3,6 +3,7 @@ package websocket_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,6 +66,13 @@ func TestPlumegoStyleService(t *testing.T) {
 		switch string(msg.Data) {
 		case "whoami":
 			_ = c.WriteText(msg.User.ID)
+		case "keepalive":
+			err := errors.Join(c.SetPingPeriod(20*time.Second), c.SetPongWait(10*time.Second), c.SetWriteTimeout(5*time.Second))
+			if last := c.GetLastPong(); err == nil && time.Since(last) < time.Minute {
+				_ = c.WriteText("keepalive ok")
+			} else {
+				_ = c.WriteText(fmt.Sprintf("keepalive: %v, last %v", err, last))
+			}
 		case "count":
 			_ = c.WriteBinary([]byte{byte(count + 1)})
 		default:
@@ -173,6 +181,13 @@ func TestPlumegoStyleService(t *testing.T) {
 	}
 	if mt, p, err := bob.ReadMessage(); err != nil || mt != websocket.OpcodeBinary || len(p) != 1 || p[0] != 2 {
 		t.Fatalf("count = %v %v %v", mt, p, err)
+	}
+	// The keepalive setters, on the server's side of the connection.
+	if err := bob.WriteText("keepalive"); err != nil {
+		t.Fatal(err)
+	}
+	if got := readText(bob); got != "keepalive ok" {
+		t.Fatalf("keepalive reply %q", got)
 	}
 	// Validation refusals come back as JSON.
 	if err := lee.WriteText("bell\a"); err != nil {

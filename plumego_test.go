@@ -607,7 +607,9 @@ func TestPlumegoHubConstructorsAndIsTemporary(t *testing.T) {
 		{ErrQueueFull, true},
 		{fmt.Errorf("send: %w", ErrSendQueueFull), true},
 		{ErrRateLimitExceeded, true},
-		{&net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}, true},
+		{&net.OpError{Op: "write", Err: os.ErrDeadlineExceeded}, false},
+		{ErrWriteTimeout, false},
+		{ErrKeepaliveTimeout, false},
 		{&CloseError{Code: CloseGoingAway}, false},
 		{ErrProtocol, false},
 		{ErrSlowConsumer, false},
@@ -615,5 +617,124 @@ func TestPlumegoHubConstructorsAndIsTemporary(t *testing.T) {
 		if got := IsTemporary(tc.err); got != tc.want {
 			t.Errorf("IsTemporary(%v) = %v", tc.err, got)
 		}
+	}
+}
+
+// plRawOpts is plRaw with options; the raw peer's input is not read
+// unless drain.
+func plRawOpts(t *testing.T, role Role, opts *Options, drain bool) (*Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConn(nc, role, opts)
+	t.Cleanup(func() {
+		c.CloseNow()
+		peer.Close()
+	})
+	if drain {
+		go io.Copy(io.Discard, peer)
+	}
+	return c, peer
+}
+
+func TestPlumegoKeepaliveSetters(t *testing.T) {
+	// Without keepalive: a configuration error, and no last pong.
+	off, _ := plRawOpts(t, RoleServer, nil, true)
+	if err := off.SetPingPeriod(time.Second); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("SetPingPeriod without keepalive: %v", err)
+	}
+	if err := off.SetPongWait(time.Second); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("SetPongWait without keepalive: %v", err)
+	}
+	if !off.GetLastPong().IsZero() {
+		t.Fatal("GetLastPong without keepalive")
+	}
+	// With keepalive (an hour): the setters apply at once.
+	c, peer := plRawOpts(t, RoleServer, &Options{PingInterval: time.Hour}, false)
+	if err := c.SetPingPeriod(0); !errors.Is(err, ErrInvalidPingPeriod) {
+		t.Fatalf("SetPingPeriod(0): %v", err)
+	}
+	if err := c.SetPongWait(-time.Second); !errors.Is(err, ErrInvalidPongWait) {
+		t.Fatalf("SetPongWait(-1s): %v", err)
+	}
+	start := time.Now()
+	if d := time.Since(c.GetLastPong()); d < 0 || d > time.Minute {
+		t.Fatalf("GetLastPong is %v ago", d)
+	}
+	readErr := make(chan error, 1)
+	go func() { _, _, err := c.ReadMessage(); readErr <- err }()
+	if err := c.SetPongWait(50 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetPingPeriod(30 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// The peer sees the ping, and never answers.
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var hdr [2]byte
+	if _, err := io.ReadFull(peer, hdr[:]); err != nil || frame.Opcode(hdr[0]&0x0f) != frame.OpPing {
+		t.Fatalf("peer read %x, %v; want a ping", hdr, err)
+	}
+	go io.Copy(io.Discard, peer)
+	select {
+	case err := <-readErr:
+		if !errors.Is(err, ErrKeepaliveTimeout) {
+			t.Fatalf("read = %v, want ErrKeepaliveTimeout", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("keepalive did not fail the silent peer")
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Fatalf("failed after %v, want about 80ms", el)
+	}
+}
+
+func TestPlumegoLastPongMoves(t *testing.T) {
+	c, peer := plRawOpts(t, RoleServer, &Options{PingInterval: time.Hour}, true)
+	before := c.GetLastPong()
+	time.Sleep(20 * time.Millisecond)
+	if _, err := peer.Write(frameBytes(true, frame.OpPong, true, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Write(frameBytes(true, frame.OpText, true, []byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	if after := c.GetLastPong(); !after.After(before) || time.Since(after) > time.Minute {
+		t.Fatalf("last pong %v, before %v", after, before)
+	}
+}
+
+func TestPlumegoSetWriteTimeout(t *testing.T) {
+	c, _ := plRawOpts(t, RoleServer, &Options{WriteTimeout: -1}, false) // unbounded, peer never reads
+	if err := c.SetWriteTimeout(0); !errors.Is(err, ErrInvalidWriteTimeout) {
+		t.Fatalf("SetWriteTimeout(0): %v", err)
+	}
+	if err := c.SetWriteTimeout(100 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.writeTimeout(); got != 100*time.Millisecond {
+		t.Fatalf("writeTimeout() = %v", got)
+	}
+	start := time.Now()
+	err := c.WriteBinary(make([]byte, 64<<20))
+	if !errors.Is(err, ErrWriteTimeout) {
+		t.Fatalf("write to a peer that does not read = %v, want ErrWriteTimeout", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("write failed after %v", el)
 	}
 }

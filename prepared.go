@@ -96,12 +96,12 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 		return err
 	}
 	defer c.releaseSlot()
-	c.lockFrame(c.o.writeTimeout)
+	c.lockFrame(c.writeTimeout())
 	defer c.wmu.Unlock()
 	if err := c.writable(); err != nil {
 		return err
 	}
-	c.wbound, c.wctl = c.o.writeTimeout, false
+	c.wbound, c.wctl = c.writeTimeout(), false
 	batch := c.batch[:0]
 	for _, pm := range pms {
 		b, shared, err := c.preparedFrame(pm)

@@ -92,7 +92,7 @@ func (c *Conn) nextWriter(ctx context.Context, mt MessageType, public bool) (io.
 	if err := c.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
-	c.lockFrame(c.o.writeTimeout)
+	c.lockFrame(c.writeTimeout())
 	err = c.writable()
 	c.wmu.Unlock()
 	if err != nil {

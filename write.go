@@ -52,7 +52,7 @@ const maxCopy = 2048
 // writeFrame writes one data frame (bounded by WriteTimeout), or a
 // control frame (bounded by controlBound). It holds wmu for the frame only.
 func (c *Conn) writeFrame(fin bool, rsv uint8, op frame.Opcode, p []byte) error {
-	bound := c.o.writeTimeout
+	bound := c.writeTimeout()
 	if op.IsControl() {
 		bound = c.controlBound()
 	}
@@ -83,8 +83,8 @@ func (c *Conn) writeFrameHeld(fin bool, rsv uint8, op frame.Opcode, p []byte, bo
 // the frame lock they need: WriteTimeout, or CloseTimeout when data writes
 // are unbounded.
 func (c *Conn) controlBound() time.Duration {
-	if c.o.writeTimeout > 0 {
-		return c.o.writeTimeout
+	if wt := c.writeTimeout(); wt > 0 {
+		return wt
 	}
 	return c.o.closeTimeout
 }
@@ -307,7 +307,7 @@ func (c *Conn) flushLocked() error {
 	var err error
 	if len(*c.pend) > 0 {
 		saved, savedCtl := c.wbound, c.wctl
-		c.wbound, c.wctl = c.o.writeTimeout, c.pendCtl
+		c.wbound, c.wctl = c.writeTimeout(), c.pendCtl
 		if c.pendCtl {
 			c.wbound = c.controlBound()
 		}
