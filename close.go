@@ -125,6 +125,24 @@ func (c *Conn) writeClose(code StatusCode, reason string) error {
 	return c.writeFrame(true, 0, frame.OpClose, p)
 }
 
+// boundCloseWait bounds the wait for the peer's close frame after
+// WriteControl sent ours: unless the handshake is over or finishing by
+// then (finishClose bounds its own linger), the connection is closed
+// after CloseTimeout and reads return ErrCloseTimeout.
+func (c *Conn) boundCloseWait() {
+	time.AfterFunc(c.o.closeTimeout, func() {
+		select {
+		case <-c.done:
+			return
+		default:
+		}
+		if c.closeRecv.Load() || c.lingering.Load() {
+			return
+		}
+		c.abort(ErrCloseTimeout)
+	})
+}
+
 // FormatCloseMessage returns a close frame payload for code and reason
 // (reason cut to 123 bytes at a UTF-8 boundary).
 func FormatCloseMessage(code StatusCode, reason string) []byte {

@@ -72,8 +72,9 @@ type readState struct {
 	probe     [1]byte // ReadMessage's end-of-message probe
 	reader    messageReader
 
-	pingHandler func(data []byte)
-	pongHandler func(data []byte)
+	pingHandler  func(data []byte)
+	pongHandler  func(data []byte)
+	closeHandler func(code int, text string) error
 }
 
 // writeState is the write side (write.go, compress.go, stream.go,
@@ -102,6 +103,7 @@ type writeState struct {
 	writer      messageWriter    // slot; its own mu for its handle's calls
 	writerGen   atomic.Uint64
 	noCompress  atomic.Bool
+	compLevel   atomic.Int32 // SetCompressionLevel's level + compLevelSet; 0: Options'
 }
 
 // closeState is the close handshake's (close.go): written once, read by
@@ -184,8 +186,12 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 // RemoteAddr returns the remote network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
 
-// NetConn returns the underlying connection. Reading or writing it
-// directly corrupts the WebSocket stream.
+// NetConn returns the underlying connection (the raw transport: TCP, TLS,
+// an HTTP/2 stream...). Reading or writing it directly corrupts the
+// WebSocket stream; it is for inspection (addresses, TLS state) and
+// socket options. UnderlyingConn is the same, under gorilla/websocket's
+// name. To use a WebSocket connection as a byte stream, see the
+// package-level NetConn adapter instead.
 func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // SetReadLimit sets the largest message a read accepts (see
@@ -230,6 +236,17 @@ func (c *Conn) SetPingHandler(h func(data []byte)) { c.pingHandler = h }
 // the payload of each pong received. The slice is only valid during the
 // call. Set it before reading starts.
 func (c *Conn) SetPongHandler(h func(data []byte)) { c.pongHandler = h }
+
+// SetCloseHandler sets a function called (from the reading goroutine)
+// when the peer's close frame arrives, with its code (1005,
+// CloseNoStatusReceived, for an empty close frame) and reason. As with
+// pings, the close frame is echoed before h runs, whatever h does (unlike
+// gorilla/websocket, where a handler replaces the echo): h cannot delay or
+// change the close handshake. The read returns the *CloseError, or h's
+// error when it returns one (then every later read returns that error).
+// The signature is gorilla's; set it before reading starts, nil restores
+// the default (nothing but the echo).
+func (c *Conn) SetCloseHandler(h func(code int, text string) error) { c.closeHandler = h }
 
 // Done returns a channel closed once the underlying connection is closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }

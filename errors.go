@@ -5,7 +5,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/rfc6455/websocket/frame"
 )
@@ -92,20 +91,25 @@ func (e *timeoutError) Is(target error) bool {
 
 // CloseError is the error returned by reads once the peer has sent a close
 // frame (Code and Reason are what it sent; Code is CloseNoStatusReceived
-// for an empty close frame), and by reads after the connection was failed
-// locally (Code is what we sent). Use errors.As, or CloseStatus.
+// for an empty close frame), by reads after the connection was failed
+// locally (Code is what we sent), and by reads after the peer closed TCP
+// without a close frame (Code is CloseAbnormalClosure, 1006, and Err is
+// io.ErrUnexpectedEOF, so errors.Is(err, io.ErrUnexpectedEOF) holds too).
+// Use errors.As, or CloseStatus. Reason is the field gorilla/websocket
+// calls Text. Error() reads "websocket: close 1009 (message too big):
+// reason".
 type CloseError struct {
 	Code   StatusCode
 	Reason string
-	// Err is the cause, when the CloseError was made with NewCloseError;
-	// nil in errors returned by reads.
+	// Err is the cause: io.ErrUnexpectedEOF for an abnormal disconnect,
+	// or what NewCloseError was given; nil otherwise.
 	Err error
 }
 
 func (e *CloseError) Error() string {
 	s := "websocket: close " + strconv.Itoa(int(e.Code))
-	if name := e.Code.String(); !strings.HasPrefix(name, "CloseCode(") {
-		s += " (" + name + ")"
+	if text := closeCodeText(e.Code); text != "" {
+		s += " (" + text + ")"
 	}
 	if e.Reason != "" {
 		s += ": " + e.Reason
@@ -114,6 +118,44 @@ func (e *CloseError) Error() string {
 		s += ": " + e.Err.Error()
 	}
 	return s
+}
+
+// closeCodeText says what a registered close code means, in the words of
+// gorilla/websocket's errors; "" for other codes.
+func closeCodeText(c StatusCode) string {
+	switch c {
+	case CloseNormalClosure:
+		return "normal"
+	case CloseGoingAway:
+		return "going away"
+	case CloseProtocolError:
+		return "protocol error"
+	case CloseUnsupportedData:
+		return "unsupported data"
+	case CloseNoStatusReceived:
+		return "no status"
+	case CloseAbnormalClosure:
+		return "abnormal closure"
+	case CloseInvalidFramePayloadData:
+		return "invalid payload data"
+	case ClosePolicyViolation:
+		return "policy violation"
+	case CloseMessageTooBig:
+		return "message too big"
+	case CloseMandatoryExtension:
+		return "mandatory extension missing"
+	case CloseInternalServerErr:
+		return "internal server error"
+	case CloseServiceRestart:
+		return "service restart"
+	case CloseTryAgainLater:
+		return "try again later"
+	case CloseBadGateway:
+		return "bad gateway"
+	case CloseTLSHandshake:
+		return "TLS handshake"
+	}
+	return ""
 }
 
 // Unwrap returns Err.
@@ -141,6 +183,23 @@ func IsCloseError(err error, codes ...StatusCode) bool {
 		}
 	}
 	return false
+}
+
+// IsUnexpectedCloseError reports whether err is a *CloseError whose code
+// is not one of expected (gorilla/websocket's function). An abnormal
+// disconnect (TCP closed without a close frame) is a *CloseError with
+// CloseAbnormalClosure (1006).
+func IsUnexpectedCloseError(err error, expected ...StatusCode) bool {
+	var ce *CloseError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	for _, c := range expected {
+		if ce.Code == c {
+			return false
+		}
+	}
+	return true
 }
 
 // failure is the error a reader returns after it failed the connection:

@@ -275,6 +275,11 @@ func (c *Conn) handleControl() error {
 		ce := c.peerClose
 		c.readErr = &ce
 		c.finishClose()
+		if h := c.closeHandler; h != nil {
+			if err := h(int(code), ce.Reason); err != nil {
+				c.readErr = err
+			}
+		}
 		return c.readErr
 	}
 	return nil
@@ -296,10 +301,12 @@ func (c *Conn) readFailed(err error) error {
 		err = c.failCause() // failed locally (keepalive, a write bound)
 	case errors.Is(err, net.ErrClosed):
 		err = ErrClosed
-	case err == io.EOF:
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		// The peer closed TCP without a close frame: never a clean end,
-		// and never to be mistaken for the end of a message.
-		err = io.ErrUnexpectedEOF
+		// and never to be mistaken for the end of a message. As in
+		// gorilla/websocket it reads as close code 1006, and it still
+		// matches io.ErrUnexpectedEOF.
+		err = &CloseError{Code: CloseAbnormalClosure, Err: io.ErrUnexpectedEOF}
 	}
 	c.readErr = err
 	var ne net.Error

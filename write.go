@@ -393,9 +393,21 @@ func (c *Conn) releaseSlot() { <-c.slot }
 // BinaryMessage; text must be UTF-8, which is the caller's duty and not
 // checked). It is safe for concurrent use. With compression negotiated, p
 // is compressed when it is at least the threshold long.
+//
+// As in gorilla/websocket, mt may also be PingMessage, PongMessage or
+// CloseMessage: p (at most 125 bytes) is then sent as that control frame,
+// exactly as WriteControl(mt, p, time.Time{}) does. For CloseMessage, p is
+// empty or a close payload (FormatCloseMessage); once it is sent, data
+// writes return ErrCloseSent, the peer's answer ends reads with a
+// *CloseError, and if that answer does not come within CloseTimeout the
+// connection is closed (reads then return ErrCloseTimeout). Close does
+// the whole handshake in one call.
 func (c *Conn) WriteMessage(mt MessageType, p []byte) error {
 	op, err := dataOpcode(mt)
 	if err != nil {
+		if mt == PingMessage || mt == PongMessage || mt == CloseMessage {
+			return c.WriteControl(mt, p, time.Time{})
+		}
 		return err
 	}
 	if err := c.acquireSlot(nil); err != nil {
@@ -450,8 +462,11 @@ func dataOpcode(mt MessageType) (frame.Opcode, error) {
 
 // WriteControl sends a ping, pong or close frame with payload data (at
 // most 125 bytes), giving up at deadline (zero: no deadline of its own).
-// For a close frame, data is a close payload (see FormatCloseMessage); use
-// Close for the full close handshake.
+// For a close frame, data is empty or a close payload (see
+// FormatCloseMessage); after it, data writes return ErrCloseSent, and the
+// connection is closed if the peer's close frame has not come within
+// CloseTimeout (reads then return ErrCloseTimeout). Use Close for the full
+// close handshake in one call.
 func (c *Conn) WriteControl(mt MessageType, data []byte, deadline time.Time) error {
 	if len(data) > frame.MaxControlPayload {
 		return errors.New("websocket: control frame payload over 125 bytes")
@@ -476,7 +491,11 @@ func (c *Conn) WriteControl(mt MessageType, data []byte, deadline time.Time) err
 			bound = max(d, time.Millisecond)
 		}
 	}
-	return c.writeFrameWithin(true, 0, op, data, bound)
+	err := c.writeFrameWithin(true, 0, op, data, bound)
+	if err == nil && op == frame.OpClose {
+		c.boundCloseWait()
+	}
+	return err
 }
 
 // Ping sends a ping with payload data (at most 125 bytes). The pong is
