@@ -59,6 +59,8 @@ var metricDefs = map[string][]metricDef{
 	},
 	Idle: {
 		{mRSSPerConn, "server RSS KiB / conn", fmtDec(1)},
+		{mHeapPerConn, "of which heap KiB / conn", fmtDec(2)},
+		{mStackPerConn, "of which goroutine stacks KiB / conn", fmtDec(2)},
 		{mHandshakes, "handshakes/s", fmtInt},
 		{mCPUPerOp, "server CPU µs / handshake", fmtDec(1)},
 		{mCPU, "server CPU s (handshakes)", fmtDec(2)},

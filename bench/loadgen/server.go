@@ -148,6 +148,16 @@ func (s *serverProc) settledRSS() (int64, error) {
 	return procRSS(s.pid)
 }
 
+// mem returns the server's in-use heap and goroutine stack bytes (call it
+// after settledRSS, which ran a GC).
+func (s *serverProc) mem() (heap, stack int64, err error) {
+	body, err := s.get("/mem")
+	if err != nil {
+		return 0, 0, err
+	}
+	return servers.ParseMem(body)
+}
+
 func (s *serverProc) cpu() (time.Duration, error) { return procCPU(s.pid) }
 
 // stop asks the server to exit (SIGTERM: it writes its profiles) and

@@ -29,16 +29,18 @@ var Workloads = []string{EchoSmall, EchoPipelined, EchoLarge, Idle, Broadcast}
 // Metric keys a workload reports. CPU is the server's CPU time (user +
 // system) over the measured window.
 const (
-	mRate        = "rate"        // operations per second (round trips, messages, deliveries, handshakes)
-	mMiBps       = "MiB/s"       // echoed payload per second
-	mP50         = "p50"         // microseconds
-	mP99         = "p99"         // microseconds
-	mCPU         = "cpu"         // seconds
-	mCPUPerOp    = "cpu/op"      // microseconds of server CPU per operation
-	mRSSPerConn  = "rss/conn"    // KiB
-	mHandshakes  = "handshake/s" // handshakes per second
-	mGenCPU      = "gen-cpu"     // seconds of the load generator's own CPU (progress log only)
-	mWritesPerOp = "writes/op"   // the server's write system calls per operation
+	mRate         = "rate"        // operations per second (round trips, messages, deliveries, handshakes)
+	mMiBps        = "MiB/s"       // echoed payload per second
+	mP50          = "p50"         // microseconds
+	mP99          = "p99"         // microseconds
+	mCPU          = "cpu"         // seconds
+	mCPUPerOp     = "cpu/op"      // microseconds of server CPU per operation
+	mRSSPerConn   = "rss/conn"    // KiB
+	mHandshakes   = "handshake/s" // handshakes per second
+	mGenCPU       = "gen-cpu"     // seconds of the load generator's own CPU (progress log only)
+	mWritesPerOp  = "writes/op"   // the server's write system calls per operation
+	mHeapPerConn  = "heap/conn"   // KiB of in-use heap
+	mStackPerConn = "stack/conn"  // KiB of goroutine stacks
 )
 
 // measurement is one workload's metrics from one server run.
@@ -438,6 +440,10 @@ func idle(ctx context.Context, e *env) (measurement, error) {
 	if err != nil {
 		return nil, err
 	}
+	heap0, stack0, err := e.srv.mem()
+	if err != nil {
+		return nil, err
+	}
 	cpu0, err := e.srv.cpu()
 	if err != nil {
 		return nil, err
@@ -463,12 +469,18 @@ func idle(ctx context.Context, e *env) (measurement, error) {
 	if err != nil {
 		return nil, err
 	}
+	heap1, stack1, err := e.srv.mem()
+	if err != nil {
+		return nil, err
+	}
 	cpu := cpu1 - cpu0
 	return measurement{
-		mRSSPerConn: float64(after-before) / float64(n) / 1024,
-		mHandshakes: float64(n) / elapsed.Seconds(),
-		mCPU:        cpu.Seconds(),
-		mCPUPerOp:   us(cpu) / float64(n), // per handshake
+		mRSSPerConn:   float64(after-before) / float64(n) / 1024,
+		mHeapPerConn:  float64(heap1-heap0) / float64(n) / 1024,
+		mStackPerConn: float64(stack1-stack0) / float64(n) / 1024,
+		mHandshakes:   float64(n) / elapsed.Seconds(),
+		mCPU:          cpu.Seconds(),
+		mCPUPerOp:     us(cpu) / float64(n), // per handshake
 	}, nil
 }
 

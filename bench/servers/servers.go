@@ -16,6 +16,7 @@
 //
 //	/stats  "conns=N members=M": open WebSocket connections, /bcast members
 //	/debug/pprof/profile  a CPU profile of the next ?seconds=N (net/http/pprof)
+//	/mem    "heap=H stack=S": runtime.MemStats HeapInuse and StackInuse
 //	/gc     runs runtime.GC and debug.FreeOSMemory, so that the process's
 //	        RSS reflects live memory; answers "ok"
 //
@@ -123,6 +124,11 @@ func Main(args []string, out io.Writer) error {
 	})
 	// CPU profiles of a chosen window (the load generator's measured one).
 	mux.HandleFunc("/debug/pprof/profile", pprofhttp.Profile)
+	mux.HandleFunc("/mem", func(w http.ResponseWriter, r *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(w, "heap=%d stack=%d\n", ms.HeapInuse, ms.StackInuse)
+	})
 	mux.HandleFunc("/gc", func(w http.ResponseWriter, r *http.Request) {
 		runtime.GC()
 		debug.FreeOSMemory()
@@ -264,6 +270,14 @@ func endpointOf(r *http.Request) endpoint {
 		return epControl
 	}
 	return epEcho
+}
+
+// ParseMem parses the body of /mem.
+func ParseMem(body string) (heap, stack int64, err error) {
+	if _, err = fmt.Sscanf(body, "heap=%d stack=%d", &heap, &stack); err != nil {
+		return 0, 0, fmt.Errorf("parse /mem answer %q: %w", body, err)
+	}
+	return heap, stack, nil
 }
 
 // ParseStats parses the body of /stats.
