@@ -59,8 +59,6 @@ var metricDefs = map[string][]metricDef{
 	},
 	Idle: {
 		{mRSSPerConn, "server RSS KiB / conn", fmtDec(1)},
-		{mHeapPerConn, "of which heap KiB / conn", fmtDec(2)},
-		{mStackPerConn, "of which goroutine stacks KiB / conn", fmtDec(2)},
 		{mHandshakes, "handshakes/s", fmtInt},
 		{mCPUPerOp, "server CPU µs / handshake", fmtDec(1)},
 		{mCPU, "server CPU s (handshakes)", fmtDec(2)},
@@ -71,6 +69,31 @@ var metricDefs = map[string][]metricDef{
 		{mWritesPerOp, "server write syscalls / delivery", fmtDec(3)},
 		{mCPU, "server CPU s", fmtDec(2)},
 	},
+}
+
+// extraDefs are rows shown after a workload's metricDefs that variants
+// of it (which copy its metricDefs) need not report.
+var extraDefs = map[string][]metricDef{
+	Idle: {
+		{mHeapPerConn, "of which heap KiB / conn", fmtDec(2)},
+		{mStackPerConn, "of which goroutine stacks KiB / conn", fmtDec(2)},
+	},
+}
+
+// rowsFor returns the table rows of workload w (a name with or without a
+// size).
+func rowsFor(w string) []metricDef {
+	base := workloadBase(w)
+	defs := metricDefs[base]
+	x := extraDefs[base]
+	if len(x) == 0 || len(defs) == 0 {
+		return defs
+	}
+	// The extra rows go right after the first (RSS, for idle).
+	out := make([]metricDef, 0, len(defs)+len(x))
+	out = append(out, defs[0])
+	out = append(out, x...)
+	return append(out, defs[1:]...)
 }
 
 // reference is the library every ratio is relative to.
@@ -100,7 +123,7 @@ func (r *Report) Table() string {
 	}
 	errs := map[[2]string]error{}
 	for _, res := range r.Results {
-		for _, d := range metricDefs[workloadBase(res.Workload)] {
+		for _, d := range rowsFor(res.Workload) {
 			key := [3]string{res.Lib, res.Workload, d.key}
 			c := cells[key]
 			if c == nil {
@@ -136,7 +159,7 @@ func (r *Report) Table() string {
 	}
 	b.WriteString("\n")
 	for _, w := range cfg.Workloads {
-		for i, d := range metricDefs[workloadBase(w)] {
+		for i, d := range rowsFor(w) {
 			name := ""
 			if i == 0 {
 				name = workloadLabel(w)

@@ -232,7 +232,7 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 
 func summary(w string, m measurement) string {
 	s := ""
-	for _, d := range metricDefs[workloadBase(w)] {
+	for _, d := range rowsFor(w) {
 		if v, ok := m[d.key]; ok {
 			s += fmt.Sprintf("  %s %s", d.label, d.format(v))
 		}

@@ -80,7 +80,7 @@ func TestScaleHarness(t *testing.T) {
 		if r.Err != nil {
 			t.Fatalf("%s: %v", r.Workload, r.Err)
 		}
-		for _, d := range metricDefs[workloadBase(r.Workload)] {
+		for _, d := range rowsFor(r.Workload) {
 			if _, ok := r.Metrics[d.key]; !ok {
 				t.Errorf("%s: no %q", r.Workload, d.label)
 			}
