@@ -39,6 +39,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
 // binary builds this program once per test run.
 func binary(t *testing.T) string {
 	t.Helper()
