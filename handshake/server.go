@@ -68,9 +68,15 @@ type ServerConfig struct {
 }
 
 // ServerResult is the decision to accept an opening handshake: what the
-// 101 Switching Protocols response must say. AppendResponse writes the
-// response; Header gives its headers as an http.Header.
+// 101 Switching Protocols response (or, for an RFC 8441 extended CONNECT,
+// the 200 response) must say. AppendResponse writes an HTTP/1.1 response;
+// Header gives the headers as an http.Header.
 type ServerResult struct {
+	// ExtendedConnect reports an RFC 8441 request (an HTTP/2 or HTTP/3
+	// extended CONNECT with :protocol websocket): answer 200 with Header
+	// on the request's stream, which then carries the WebSocket frames.
+	// Accept is then "".
+	ExtendedConnect bool
 	// Accept is the Sec-WebSocket-Accept value.
 	Accept string
 	// Subprotocol is the chosen subprotocol, "" when none.
@@ -88,12 +94,16 @@ type ServerResult struct {
 // Header returns the headers of the 101 response: Upgrade: websocket,
 // Connection: Upgrade, Sec-WebSocket-Accept, and Sec-WebSocket-Protocol and
 // Sec-WebSocket-Extensions when chosen, with canonical keys, in a freshly
-// allocated map owned by the caller.
+// allocated map owned by the caller. For an ExtendedConnect result, the
+// headers of the 200 response: only Sec-WebSocket-Protocol and
+// Sec-WebSocket-Extensions when chosen (RFC 8441 section 5).
 func (res *ServerResult) Header() http.Header {
 	h := make(http.Header, 5)
-	h[hUpgrade] = []string{"websocket"}
-	h[hConnection] = []string{"Upgrade"}
-	h[hAccept] = []string{res.Accept}
+	if !res.ExtendedConnect {
+		h[hUpgrade] = []string{"websocket"}
+		h[hConnection] = []string{"Upgrade"}
+		h[hAccept] = []string{res.Accept}
+	}
 	if res.Subprotocol != "" {
 		h[hProtocol] = []string{res.Subprotocol}
 	}
@@ -111,7 +121,9 @@ func (res *ServerResult) Header() http.Header {
 // Sec-WebSocket-Protocol or Sec-WebSocket-Extensions when chosen), that a
 // 1xx response must not carry (Content-Length, Transfer-Encoding), or whose
 // key is not a token are left out; CR and LF in values are written as
-// spaces, as net/http does. It allocates only when b lacks capacity.
+// spaces, as net/http does. It allocates only when b lacks capacity. It
+// is for HTTP/1.1 only: an ExtendedConnect result is answered with
+// Header on the request's HTTP/2 stream.
 func (res *ServerResult) AppendResponse(b []byte, extra http.Header) []byte {
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, res.Accept...)
@@ -256,6 +268,17 @@ func rejectExtensions(err error) *RejectError {
 //   - Sec-WebSocket-Extensions follows the grammar, else 400
 //     (ErrMalformedExtensions); checked even when cfg.Deflate is nil.
 //
+// An RFC 8441 request, a CONNECT over HTTP/2 or later (r.ProtoMajor >=
+// 2; net/http puts the :protocol pseudo-header in r.Header under
+// HeaderProtocol), is decided by the same rules with the HTTP/1.1-only
+// ones replaced: exactly one :protocol equal to "websocket"
+// (case-insensitive), else 400 (ErrNotUpgrade); one valid Host (the
+// :authority), else 400 (ErrMissingHost); Sec-WebSocket-Version as above;
+// then from the Host policy on, the same checks. Upgrade, Connection and
+// Sec-WebSocket-Key are not looked at, the request has a body (the stream
+// itself), and the result has ExtendedConnect set and no Accept. A GET
+// over HTTP/2 gets the HTTP/1.1 rules: 426, as it carries no Upgrade.
+//
 // RejectError.Detail says what exactly was refused (for an origin: the
 // Origin, the Host and the scheme it was compared with); it quotes request
 // data, so it is for logs and the returned error, never for the response.
@@ -331,6 +354,9 @@ func configError(detail string) *RejectError {
 // parsed patterns (else they are parsed as they are needed, which does
 // not allocate).
 func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, error) {
+	if r.Method == http.MethodConnect && r.ProtoMajor >= 2 {
+		return serverExtendedConnect(r, cfg, pol) // RFC 8441, h2.go
+	}
 	if r.Method != http.MethodGet {
 		return nil, rejectMethod()
 	}
@@ -368,6 +394,19 @@ func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, err
 	case !validKey(keys[0]):
 		return nil, reject(http.StatusBadRequest, ErrBadKey, "Sec-WebSocket-Key must be base64 of 16 bytes")
 	}
+	res, err := decide(r, cfg, pol)
+	if err != nil {
+		return nil, err
+	}
+	res.Accept = AcceptKey(keys[0])
+	return res, nil
+}
+
+// decide applies the checks an HTTP/1.1 upgrade and an RFC 8441 extended
+// CONNECT share, from the Host policy on, and chooses the subprotocol and
+// the extensions; the caller has checked the method and the version.
+func decide(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, error) {
+	h := r.Header
 	if d := hostAllowed(r, cfg, pol); d != "" {
 		return nil, rejectDetail(http.StatusMisdirectedRequest, ErrHostNotAllowed, "host not served here", d)
 	}
@@ -390,7 +429,7 @@ func server(r *http.Request, cfg *ServerConfig, pol *Policy) (*ServerResult, err
 		return nil, rejectExtensions(err)
 	}
 
-	res := &ServerResult{Accept: AcceptKey(keys[0]), Extensions: ext}
+	res := &ServerResult{Extensions: ext}
 	for _, s := range cfg.Subprotocols {
 		if tokenListHas(protocols, s) {
 			res.Subprotocol = s
