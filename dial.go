@@ -45,6 +45,10 @@ type DialOptions struct {
 	// HandshakeTimeout bounds the whole handshake when ctx has no earlier
 	// deadline; zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// HTTP2, when set, makes Dial open the WebSocket over HTTP/2 (RFC
+	// 8441) through this RoundTripper first, falling back to HTTP/1.1
+	// (see h2client.go and "WebSockets over HTTP/2" in the package doc).
+	HTTP2 http.RoundTripper
 }
 
 // maxErrorBody is how much of a failed handshake's response body Dial keeps.
@@ -75,6 +79,11 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		cc.Deflate = &handshake.DeflateOptions{
 			ContextTakeover:              co.ContextTakeover,
 			RequestPeerNoContextTakeover: co.RequestNoContextTakeover,
+		}
+	}
+	if opts.HTTP2 != nil {
+		if c, resp, done, err := dialHTTP2(ctx, rawURL, cc, opts); done {
+			return c, resp, err
 		}
 	}
 	req, key, err := handshake.NewClientRequest(ctx, rawURL, cc)

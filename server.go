@@ -368,7 +368,7 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The handshake was decided above, before authentication.
-	c, err := upgradeAccepted(w, rc.upgrade, res)
+	c, err := upgradeAccepted(w, r, rc.upgrade, res)
 	if err != nil {
 		rc.logDebug(r, "upgrade failed", err)
 		return
@@ -381,6 +381,10 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 			_ = c.Close(CloseTryAgainLater, "hub or room full")
 		}
 		c.CloseNow()
+		return
+	}
+	if c.overHTTP2() {
+		rc.read(c, rooms, user) // the stream ends when this handler returns
 		return
 	}
 	go rc.read(c, rooms, user)

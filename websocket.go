@@ -125,7 +125,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error)
 		writeReject(w, err)
 		return nil, err
 	}
-	return upgradeAccepted(w, cfg, res)
+	return upgradeAccepted(w, r, cfg, res)
 }
 
 // writeReject answers a refused opening handshake with its status,
@@ -145,8 +145,12 @@ func writeReject(w http.ResponseWriter, err error) {
 }
 
 // upgradeAccepted completes an opening handshake that handshake.Server
-// accepted with res: hijack, write the 101, make the Conn.
-func upgradeAccepted(w http.ResponseWriter, cfg *Config, res *handshake.ServerResult) (*Conn, error) {
+// accepted with res: hijack, write the 101, make the Conn (over HTTP/2:
+// answer 200 and run over the stream, h2stream.go).
+func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *handshake.ServerResult) (*Conn, error) {
+	if res.ExtendedConnect {
+		return upgradeH2(w, r, cfg, res)
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
@@ -205,6 +209,12 @@ func Handler(cfg *Config, serve func(c *Conn, r *http.Request)) http.Handler {
 			return
 		}
 		r = r.WithContext(context.WithoutCancel(r.Context()))
+		if c.overHTTP2() {
+			// The stream ends when this handler returns.
+			runHandler(cfg, c, r, serve)
+			_ = c.CloseNow() // Close returned: nothing may use the stream now
+			return
+		}
 		go runHandler(cfg, c, r, serve)
 	})
 }

@@ -208,6 +208,12 @@ func VerifyResponse(resp *http.Response, key string, cfg *ClientConfig) (*Client
 		return nil, hsErr(ErrBadAccept, "mismatch: "+quoteDetail(acc[0]))
 	}
 
+	return verifyNegotiated(h, cfg)
+}
+
+// verifyNegotiated checks the subprotocol and the extensions a response
+// (101, or 200 to an extended CONNECT) accepted.
+func verifyNegotiated(h http.Header, cfg *ClientConfig) (*ClientResult, error) {
 	res := &ClientResult{}
 	switch prot := h[hProtocol]; {
 	case len(prot) > 1:

@@ -5,6 +5,7 @@
 package handshake
 
 import (
+	"context"
 	"net/http"
 	"strings"
 )
@@ -42,4 +43,44 @@ func serverExtendedConnect(r *http.Request, cfg *ServerConfig, pol *Policy) (*Se
 	}
 	res.ExtendedConnect = true
 	return res, nil
+}
+
+// NewExtendedConnectRequest builds the RFC 8441 opening request for
+// rawURL, to be sent over an HTTP/2 connection whose server advertised
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (net/http's Transport does, given
+// this request, and fails it when the server did not). It is
+// NewClientRequest's request (same URL rules, headers and errors) with
+// method CONNECT, the :protocol pseudo-header "websocket" under
+// HeaderProtocol, and no Upgrade, Connection or Sec-WebSocket-Key. The
+// caller sets the body: what it yields is sent on the stream.
+func NewExtendedConnectRequest(ctx context.Context, rawURL string, cfg *ClientConfig) (*http.Request, error) {
+	req, _, err := NewClientRequest(ctx, rawURL, cfg)
+	if err != nil {
+		return nil, err
+	}
+	req.Method = http.MethodConnect
+	h := req.Header
+	delete(h, hUpgrade)
+	delete(h, hConnection)
+	delete(h, hKey)
+	h[HeaderProtocol] = []string{"websocket"}
+	return req, nil
+}
+
+// VerifyExtendedConnectResponse checks the response to a request built by
+// NewExtendedConnectRequest with the same cfg: a 2xx status (RFC 8441
+// section 5; ErrBadStatus), then Sec-WebSocket-Protocol and
+// Sec-WebSocket-Extensions as VerifyResponse checks them. It reads only
+// resp.StatusCode and resp.Header. Errors are *HandshakeError.
+func VerifyExtendedConnectResponse(resp *http.Response, cfg *ClientConfig) (*ClientResult, error) {
+	if cfg == nil {
+		cfg = &ClientConfig{}
+	}
+	if resp == nil {
+		return nil, hsErr(ErrBadStatus, "no response")
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, hsErr(ErrBadStatus, "got "+itoaStatus(resp.StatusCode))
+	}
+	return verifyNegotiated(resp.Header, cfg)
 }
