@@ -140,6 +140,7 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*Conn, *http.R
 		if resp.StatusCode != http.StatusSwitchingProtocols {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body = io.NopCloser(bytes.NewReader(body))
+			verr = refusalError(verr, resp, body)
 		}
 		return nil, resp, fmt.Errorf("websocket: dial: %w", verr)
 	}

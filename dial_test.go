@@ -252,3 +252,34 @@ func TestDialFailures(t *testing.T) {
 func urlParse(s string) (*url.URL, error)       { return url.Parse(s) }
 func urlUserPassword(u, p string) *url.Userinfo { return url.UserPassword(u, p) }
 func itoa(n int) string                         { return strconv.Itoa(n) }
+
+// A refused Dial says why: the WWW-Authenticate error, or the body's
+// first line, after the status; errors.Is still finds ErrBadStatus.
+func TestDialRefusalSaysWhy(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/auth":
+			w.Header().Set("WWW-Authenticate", `Bearer realm="websocket", error="invalid_token", error_description="token expired"`)
+			http.Error(w, "Unauthorized", http.StatusUnauthorized)
+		case "/body":
+			http.Error(w, "room \"lobby\" is full\nsecond line", http.StatusTooManyRequests)
+		default:
+			w.WriteHeader(http.StatusForbidden)
+		}
+	}))
+	defer srv.Close()
+	ws := "ws" + strings.TrimPrefix(srv.URL, "http")
+	for path, want := range map[string]string{
+		"/auth":  "got 401 Unauthorized: WWW-Authenticate: invalid_token (token expired)",
+		"/body":  `got 429 Too Many Requests: room "lobby" is full`,
+		"/empty": "got 403 Forbidden",
+	} {
+		_, resp, err := Dial(context.Background(), ws+path, nil)
+		if err == nil || !strings.HasSuffix(err.Error(), want) || !errors.Is(err, handshake.ErrBadStatus) {
+			t.Errorf("%s: Dial error %v, want it to end with %q and match ErrBadStatus", path, err, want)
+		}
+		if resp == nil {
+			t.Errorf("%s: no response", path)
+		}
+	}
+}

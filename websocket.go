@@ -198,6 +198,9 @@ func Accept(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) 
 // serve returns (close code 1000, or 1011 if serve panics; the panic is
 // logged to cfg.Logger or slog.Default and does not crash the process).
 //
+// A refused handshake is logged at Debug level to cfg.Logger, when set,
+// with the reason (the origin and host compared, for instance).
+//
 // The HTTP handler itself returns at once: the connection then costs a
 // small fresh goroutine stack instead of net/http's deep one. r's context
 // is detached from the HTTP server's cancellation (its values are kept), so
@@ -206,6 +209,9 @@ func Handler(cfg *Config, serve func(c *Conn, r *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := Upgrade(w, r, cfg)
 		if err != nil {
+			if cfg != nil && cfg.Logger != nil {
+				cfg.Logger.Debug("websocket: handshake refused", "remote", r.RemoteAddr, "err", err)
+			}
 			return
 		}
 		r = r.WithContext(context.WithoutCancel(r.Context()))
