@@ -22,7 +22,8 @@ async function report(name, detail, ms) {
 // connect opens a WebSocket whose events are queued, so that a case reads
 // them in order with next().
 function connect(path, protocols) {
-  const ws = new WebSocket('ws://' + location.host + path, protocols);
+  const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+  const ws = new WebSocket(scheme + location.host + path, protocols);
   ws.binaryType = 'arraybuffer';
   const queue = [];
   let waiter = null;

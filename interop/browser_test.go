@@ -136,13 +136,13 @@ func TestBrowser(t *testing.T) {
 // with a fresh profile; the test's cleanup kills the group and removes the
 // profile. The returned tail holds Chromium's output; the channel is closed
 // when Chromium's process has exited.
-func startChromium(t *testing.T, ctx context.Context, chromium, url string) (*tail, <-chan struct{}) {
+func startChromium(t *testing.T, ctx context.Context, chromium, url string, flags ...string) (*tail, <-chan struct{}) {
 	t.Helper()
 	profile, err := os.MkdirTemp("", "interop-chromium-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(chromium,
+	cmd := exec.Command(chromium, append([]string{
 		"--headless",
 		"--no-sandbox",
 		"--disable-gpu",
@@ -152,9 +152,8 @@ func startChromium(t *testing.T, ctx context.Context, chromium, url string) (*ta
 		"--no-first-run",
 		"--disable-quic",
 		"--disable-dev-shm-usage",
-		"--user-data-dir="+profile,
-		url,
-	)
+		"--user-data-dir=" + profile,
+	}, append(flags, url)...)...)
 	log := new(tail)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.WaitDelay = 3 * time.Second
