@@ -87,11 +87,26 @@ func (c *code) assign(n int) {
 		count[l]++
 	}
 	count[0] = 0
+	c.assignCounted(&count, n, nil)
+}
+
+// assignCounted is assign given the count of codes of each length; when
+// used is not nil it lists, in ascending order, every symbol whose length
+// is not zero, and only those are visited.
+func (c *code) assignCounted(count *[maxBits + 1]uint16, n int, used []uint16) {
 	var next [maxBits + 1]uint16
 	var v uint16
 	for l := 1; l <= maxBits; l++ {
 		v = (v + count[l-1]) << 1
 		next[l] = v
+	}
+	if used != nil {
+		for _, s := range used {
+			l := c.len[s]
+			c.bits[s] = bits.Reverse16(next[l]) >> (16 - l)
+			next[l]++
+		}
+		return
 	}
 	for s, l := range c.len[:n] {
 		if l != 0 {
@@ -103,6 +118,7 @@ func (c *code) assign(n int) {
 
 // huffScratch is the working memory of build.
 type huffScratch struct {
+	used [numLitLen]uint16 // symbols with a non-zero frequency, ascending
 	keys [numLitLen]uint32 // freq<<9 | symbol, sorted
 	tmp  [numLitLen]uint32 // radix sort buffer
 	w    [numLitLen]int32  // weights, then lengths (Moffat-Katajainen in place)
@@ -112,6 +128,18 @@ type huffScratch struct {
 // frequency, stably, so ties stay in symbol order: a radix sort on the
 // frequency, one pass per significant byte of the largest.
 func sortKeys(keys, tmp []uint32) {
+	if len(keys) <= 48 {
+		// Keys are distinct (the symbol is in them): insertion sort.
+		for i := 1; i < len(keys); i++ {
+			k := keys[i]
+			j := i
+			for ; j > 0 && keys[j-1] > k; j-- {
+				keys[j] = keys[j-1]
+			}
+			keys[j] = k
+		}
+		return
+	}
 	maxKey := uint32(0)
 	for _, k := range keys {
 		maxKey = max(maxKey, k)
@@ -147,10 +175,12 @@ func sortKeys(keys, tmp []uint32) {
 func (c *code) build(freq []uint32, n, limit int, s *huffScratch) {
 	clear(c.len[:n])
 	keys := s.keys[:0]
+	used := s.used[:0]
 	for sym, f := range freq[:n] {
 		if f != 0 {
 			// Frequencies are bounded by the block size (< 2^23).
 			keys = append(keys, f<<9|uint32(sym))
+			used = append(used, uint16(sym))
 		}
 	}
 	if len(keys) < 2 {
@@ -173,10 +203,12 @@ func (c *code) build(freq []uint32, n, limit int, s *huffScratch) {
 	if int(w[0]) > limit {
 		limitLengths(w, limit)
 	}
+	var count [maxBits + 1]uint16
 	for i, k := range keys {
 		c.len[k&511] = uint8(w[i])
+		count[w[i]]++
 	}
-	c.assign(n)
+	c.assignCounted(&count, n, used)
 }
 
 // lengths replaces the ascending weights in a (len(a) >= 2) with the code
