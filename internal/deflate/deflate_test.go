@@ -126,7 +126,11 @@ func TestWindowBitsBound(t *testing.T) {
 	}
 	for name, in := range inputs {
 		for wb := 8; wb <= 15; wb++ {
-			for _, level := range []int{1, 6, 9} {
+			levels := []int{1, 6, 9}
+			if wb < 15 {
+				levels = []int{1, 6} // 9 differs from 6 by effort only
+			}
+			for _, level := range levels {
 				e := NewEncoder(level, wb, true)
 				var stream [][]byte
 				for range 3 {

@@ -68,7 +68,9 @@ func ourWireCheck(t testing.TB, msgs [][]byte, level, wb int, takeover, verify b
 func TestCorpusRatio(t *testing.T) {
 	for _, name := range corpus.Names {
 		msgs := corpus.MustLoad(name)
-		if testing.Short() {
+		if testing.Short() || raceEnabled {
+			// The ratios do not depend on the race detector, which
+			// makes the reference inflater very slow.
 			msgs = msgs[:len(msgs)/4]
 		}
 		raw := 0
