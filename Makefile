@@ -6,11 +6,11 @@ ADDR     ?= 127.0.0.1:8080
 FUZZTIME ?= 30s
 FUZZPKGS ?= ./frame/ ./handshake/ ./internal/deflate/ ./internal/deflatetest/ . ./autobahn/check/
 
-.PHONY: test setup vet fmt-check fuzz bench bench-peers run autobahn
+.PHONY: test setup vet cross fmt-check fuzz bench bench-peers run autobahn
 
 # make test installs the real peers the tests start (scripts/setup.sh:
 # chromium, nats-server, redis-server, Node ws) unless WS_SKIP_SETUP=1.
-test: setup vet fmt-check
+test: setup vet fmt-check cross
 	$(GO) test -race -count=1 -timeout 12m ./...
 	cd adapters/nats && $(GO) test -race -count=1 ./...
 	cd adapters/redis && $(GO) test -race -count=1 ./...
@@ -22,6 +22,21 @@ setup:
 
 vet:
 	$(GO) vet ./...
+
+# The platforms the module must build on (README "Platforms"): build and
+# vet every package, tests included, with GOOS/GOARCH set, for the root
+# module and the nested modules make test runs. (bench/ is a Linux harness
+# and is not cross-compiled.)
+CROSS        ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64 freebsd/amd64 js/wasm
+CROSSMODULES ?= . adapters/nats adapters/redis examples/cluster
+cross:
+	@set -e; for p in $(CROSS); do \
+	  for m in $(CROSSMODULES); do \
+	    echo "== $$p $$m"; \
+	    (cd $$m && GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./... && \
+	      GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) vet ./...); \
+	  done; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './interop/node_modules/*')); \
