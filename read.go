@@ -10,89 +10,10 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 
 	"github.com/rfc6455/websocket/frame"
 	"github.com/rfc6455/websocket/internal/deflate"
 )
-
-var readBufPool sync.Pool
-
-// takeBuf gives the connection a pooled read buffer of at least min bytes,
-// keeping what is buffered.
-func (c *Conn) takeBuf(min int) {
-	size := max(c.o.readBufSize, min)
-	var bp *[]byte
-	if v := readBufPool.Get(); v != nil {
-		bp = v.(*[]byte)
-		if cap(*bp) < size {
-			bp = nil
-		}
-	}
-	if bp == nil {
-		b := make([]byte, size)
-		bp = &b
-	}
-	buf := (*bp)[:cap(*bp)]
-	n := copy(buf, c.rbuf[c.rr:c.rw])
-	c.rbuf, c.pooledBuf = buf, bp
-	c.rr, c.rw = 0, n
-}
-
-// releaseBuf returns an empty read buffer to the pool. Only connections
-// that can wait for input without a buffer (rawc) let theirs go.
-func (c *Conn) releaseBuf() {
-	if c.pooledBuf == nil || c.rr != c.rw || c.rawc == nil {
-		return
-	}
-	if cap(*c.pooledBuf) <= 1<<20 {
-		readBufPool.Put(c.pooledBuf)
-	}
-	c.pooledBuf, c.rbuf = nil, nil
-	c.rr, c.rw = 0, 0
-}
-
-// fill reads until at least need bytes are buffered.
-func (c *Conn) fill(need int) error {
-	for c.rw-c.rr < need {
-		if c.rr == c.rw {
-			c.rr, c.rw = 0, 0
-		}
-		var n int
-		var err error
-		if c.pooledBuf == nil && c.rawc != nil {
-			// Idle: wait for input holding no buffer.
-			c.beforeBlock()
-			c.rawErr = nil
-			if err = c.rawc.Read(c.rawFn); err == nil {
-				err = c.rawErr
-			}
-		} else {
-			if c.pooledBuf == nil || need > len(c.rbuf) {
-				c.takeBuf(need)
-			} else if need > len(c.rbuf)-c.rr {
-				c.rw = copy(c.rbuf, c.rbuf[c.rr:c.rw])
-				c.rr = 0
-			}
-			c.beforeBlock()
-			n, err = c.nc.Read(c.rbuf[c.rw:])
-			c.rw += n
-			if n > 0 {
-				c.markRead()
-			}
-		}
-		if err != nil {
-			if c.rw-c.rr >= need {
-				return nil
-			}
-			if errors.Is(err, io.EOF) && c.rw > c.rr {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
-		}
-	}
-	return nil
-}
 
 // readPayload reads up to len(p) bytes of the current frame's payload into
 // p, unmasked. It returns after one read from the network at most.
