@@ -81,29 +81,35 @@ type readState struct {
 // prepared.go): the slot is held for a whole data message, wmu for one
 // frame; each field names the lock that guards it.
 type writeState struct {
-	slot        chan struct{} // the message slot: held (full) for a whole data message
-	wmu         sync.Mutex    // held for one frame
-	wdl         time.Time     // wmu: the write deadline last set on nc
-	wbound      time.Duration // wmu: the bound of the write under way
-	wctl        bool          // wmu: the write under way carries a control frame
-	userWDL     atomic.Int64  // SetWriteDeadline's deadline (Unix ns), 0: none
-	closeSent   bool          // wmu
-	werr        error         // wmu
-	hdrBuf      [frame.MaxHeaderSize]byte
+	slot        chan struct{}    // the message slot: held (full) for a whole data message
+	wmu         sync.Mutex       // held for one frame
+	wdl         int64            // wmu: the write deadline last set on nc (Unix ns, 0: none)
+	wbound      time.Duration    // wmu: the bound of the write under way
+	wctl        bool             // wmu: the write under way carries a control frame
+	userWDL     atomic.Int64     // SetWriteDeadline's deadline (Unix ns), 0: none
+	closeSent   bool             // wmu
+	werr        error            // wmu
+	scratch     *writeScratch    // wmu: made at the first large or batched write
 	pend        *[]byte          // wmu: frames waiting to be written together
 	pendCtl     bool             // wmu: pend holds a control frame
 	pendFlag    atomic.Bool      // pend holds frames
 	moreInput   atomic.Bool      // the reader has input buffered beyond the last message
 	flushTimer  *time.Timer      // wmu
-	batch       [][]byte         // wmu: WritePreparedMessages' vector
-	iov         [2][]byte        // wmu
-	bufs        net.Buffers      // wmu
 	enc         *deflate.Encoder // slot
 	encReleased bool             // slot: closed, enc given back
 	writer      messageWriter    // slot; its own mu for its handle's calls
 	writerGen   atomic.Uint64
 	noCompress  atomic.Bool
 	compLevel   atomic.Int32 // SetCompressionLevel's level + compLevelSet; 0: Options'
+}
+
+// writeScratch holds what large and batched writes need beyond the
+// frame; an idle connection that never made one holds none.
+type writeScratch struct {
+	hdr   [frame.MaxHeaderSize]byte
+	iov   [2][]byte   // header and payload of a large frame
+	bufs  net.Buffers // the vector being written (kept so it need not escape per write)
+	batch [][]byte    // WritePreparedMessages' vector
 }
 
 // closeState is the close handshake's (close.go): written once, read by

@@ -102,7 +102,8 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 		return err
 	}
 	c.wbound, c.wctl = c.writeTimeout(), false
-	batch := c.batch[:0]
+	ws := c.writeScratch()
+	batch := ws.batch[:0]
 	for _, pm := range pms {
 		b, shared, err := c.preparedFrame(pm)
 		if err != nil {
@@ -133,7 +134,7 @@ func (c *Conn) WritePreparedMessages(pms ...*PreparedMessage) error {
 	}
 	err := c.writeBatchLocked(batch)
 	clear(batch)
-	c.batch = batch[:0]
+	ws.batch = batch[:0]
 	return err
 }
 

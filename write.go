@@ -122,13 +122,17 @@ func (c *Conn) armWrite() {
 			d, bound = ut, 0
 		}
 	}
-	if d.Equal(c.wdl) {
+	var dn int64
+	if !d.IsZero() {
+		dn = d.UnixNano()
+	}
+	if dn == c.wdl {
 		return
 	}
-	if bound > 0 && !c.wdl.IsZero() && !c.wdl.After(d) && c.wdl.After(d.Add(-bound/8)) {
+	if bound > 0 && c.wdl != 0 && c.wdl <= dn && c.wdl > dn-int64(bound/8) {
 		return
 	}
-	c.wdl = d
+	c.wdl = dn
 	_ = c.nc.SetWriteDeadline(d)
 }
 
@@ -143,10 +147,20 @@ func (c *Conn) ncWrite(b []byte) error {
 // it, under the write bound (wmu held).
 func (c *Conn) ncWritev(bufs net.Buffers) error {
 	c.armWrite()
-	c.bufs = bufs
-	_, err := c.bufs.WriteTo(c.nc)
-	c.bufs = nil
+	ws := c.writeScratch()
+	ws.bufs = bufs
+	_, err := ws.bufs.WriteTo(c.nc)
+	ws.bufs = nil
 	return err
+}
+
+// writeScratch returns the connection's scratch for large and batched
+// writes, made on first use (wmu held).
+func (c *Conn) writeScratch() *writeScratch {
+	if c.scratch == nil {
+		c.scratch = new(writeScratch)
+	}
+	return c.scratch
 }
 
 // writable reports why nothing more may be written, if so (wmu held).
@@ -226,13 +240,14 @@ func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) 
 	if c.role == RoleServer {
 		// The header and the payload go out uncopied, in pieces of at most
 		// maxPiece so that the write bound is per piece, not per frame.
-		hdr := frame.AppendHeader(c.hdrBuf[:0], h)
+		ws := c.writeScratch()
+		hdr := frame.AppendHeader(ws.hdr[:0], h)
 		n := min(len(p), maxPiece)
 		var err error
 		if c.writev {
-			c.iov[0], c.iov[1] = hdr, p[:n]
-			err = c.ncWritev(c.iov[:])
-			c.iov[0], c.iov[1] = nil, nil
+			ws.iov[0], ws.iov[1] = hdr, p[:n]
+			err = c.ncWritev(ws.iov[:])
+			ws.iov[0], ws.iov[1] = nil, nil
 		} else if err = c.ncWrite(hdr); err == nil {
 			err = c.ncWrite(p[:n])
 		}
