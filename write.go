@@ -336,13 +336,10 @@ func (c *Conn) flushLocked() error {
 	return err
 }
 
-// flushPending writes the pending frames from the timer. It never waits
-// for the write lock: a holder flushes them itself or re-arms the timer.
+// flushPending writes the pending frames from the timer's own goroutine;
+// a frame in flight that holds wmu is itself bounded.
 func (c *Conn) flushPending() {
-	if !c.wmu.TryLock() {
-		c.flushTimer.Reset(flushDelay)
-		return
-	}
+	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.pend == nil || c.werr != nil {
 		return
