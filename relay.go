@@ -49,7 +49,7 @@ import (
 // Start, Publish and Close are called by the hub: Start once, from
 // NewHubWithConfig; Publish from one goroutine at a time, never
 // concurrently with itself; Close once, from Stop or Shutdown, after the
-// last Publish. Topics (RelayMessage.Topic) are made of dot-separated
+// last Publish (or right after a Start that failed). Topics (RelayMessage.Topic) are made of dot-separated
 // tokens of ASCII letters, digits, '-' and '_', never empty, never
 // containing wildcards or spaces; an adapter prefixes them (for example
 // "websocket.hub." + topic) to get its subjects or channels, and

@@ -603,6 +603,54 @@ func TestRelayPresenceCodec(t *testing.T) {
 	}
 }
 
+// TestRelaySendPolicyPerNode: a member of a receiving node that does not
+// read is handled by that node's send policy (here SendDrop) for relayed
+// broadcasts as for local ones; the other members, and the other nodes,
+// get everything.
+func TestRelaySendPolicyPerNode(t *testing.T) {
+	b := &memBroker{}
+	var hubs []*Hub
+	var urls []string
+	for i := range 2 {
+		h, err := NewHubWithConfig(HubConfig{SendQueueSize: 4, SendBehavior: SendDrop, Relay: b.relay(fmt.Sprint(i)), RelayOptions: RelayOptions{Heartbeat: NoLimit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(h.Stop)
+		hubs = append(hubs, h)
+		urls = append(urls, hubServe(t, h, map[string]ServerConfig{"/ws": {}}))
+	}
+	relayWait(t, "peers", func() bool { return hubs[0].Metrics().Relay.Peers == 1 && hubs[1].Metrics().Relay.Peers == 1 })
+	fast0 := relayRead(hubDial(t, urls[0]+"/ws?room=r", nil))
+	fast1 := relayRead(hubDial(t, urls[1]+"/ws?room=r", nil))
+	slow := hubDialRaw(t, urls[1]+"/ws?room=r") // never reads
+	_ = slow
+	hubWaitMembers(t, hubs[0], 1)
+	hubWaitMembers(t, hubs[1], 2)
+	const n = 60
+	payload := make([]byte, 16<<10)
+	for k := range n {
+		copy(payload, fmt.Sprintf("%03d", k))
+		hubs[0].BroadcastRoom("r", BinaryMessage, payload)
+		// Paced by the fast members, so that only the slow one falls behind.
+		relayWait(t, "fast members", func() bool { return len(fast0.get()) == k+1 && len(fast1.get()) == k+1 })
+	}
+	m1 := hubs[1].Metrics()
+	if m1.Relay.Received != n || m1.Relay.Lost != 0 || m1.BroadcastDropped == 0 || m1.BroadcastDropped >= n {
+		t.Fatalf("receiving node: dropped %d, relay %+v", m1.BroadcastDropped, *m1.Relay)
+	}
+	if m0 := hubs[0].Metrics(); m0.BroadcastDropped != 0 {
+		t.Fatalf("publishing node dropped %d", m0.BroadcastDropped)
+	}
+	for i, rr := range []*relayReader{fast0, fast1} {
+		for k, s := range rr.get() {
+			if s[:3] != fmt.Sprintf("%03d", k) {
+				t.Fatalf("fast member %d: message %d is %q", i, k, s[:3])
+			}
+		}
+	}
+}
+
 // TestRelayStartFails: a relay that cannot start makes NewHubWithConfig
 // fail with ErrRelayUnavailable, the relay closed, nothing left running.
 func TestRelayStartFails(t *testing.T) {
