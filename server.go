@@ -52,6 +52,24 @@ type Message struct {
 // with broadcasts).
 type MessageHandler func(conn *Conn, msg Message)
 
+// HubMessageHandler is a MessageHandler that is also given the hub the
+// connection is in (ServerConfig.OnHubMessage), so that a handler defined
+// before its Server or Hub exists needs no variable to find it.
+type HubMessageHandler func(hub *Hub, conn *Conn, msg Message)
+
+// ConnectHook is called by the server layer (ServerConfig.OnConnect) with
+// a connection that has joined its rooms, the authenticated user (nil
+// without a token) and the hub. It runs on the connection's reading
+// goroutine before the first read, so messages wait for it; it may write
+// to c and use the hub.
+type ConnectHook func(c *Conn, user *UserInfo, hub *Hub)
+
+// DisconnectHook is called by the server layer (ServerConfig.OnDisconnect)
+// once a connection's reading ended (err says why: a *CloseError when the
+// peer closed, 1006 when it vanished) and it left the hub; c is closed.
+// It runs on the connection's reading goroutine.
+type DisconnectHook func(c *Conn, user *UserInfo, hub *Hub, err error)
+
 // ServerConfig configures ServeWSWithConfig. Hub is required, and
 // TokenAuth unless AllowUnauthenticated is set; the rest has defaults.
 type ServerConfig struct {
@@ -65,8 +83,17 @@ type ServerConfig struct {
 	// RoomPasswordHeader value; a refusal is a 403.
 	RoomAuth RoomAuthorizer
 	// OnMessage handles each message read. Nil broadcasts it to the
-	// connection's first room (the sender included).
+	// connection's first room (the sender included), or drops it when
+	// the connection is in no room (NoDefaultRoom).
 	OnMessage MessageHandler
+	// OnHubMessage is OnMessage given the hub as well; set one of the two
+	// (both is a configuration error).
+	OnHubMessage HubMessageHandler
+	// OnConnect and OnDisconnect, when set, are called for each
+	// connection: after it joined, before its first read; after its
+	// reading ended and it left the hub (see ConnectHook, DisconnectHook).
+	OnConnect    ConnectHook
+	OnDisconnect DisconnectHook
 
 	// AllowUnauthenticated accepts requests without a token. Off by
 	// default: they get 401.
@@ -89,10 +116,16 @@ type ServerConfig struct {
 	// 1009.
 	ReadLimit int64
 	// PingInterval pings silent connections (default DefaultPingInterval;
-	// negative turns keepalive off).
+	// negative turns keepalive off); PongTimeout is how long a pinged
+	// connection may stay silent before it is closed (default:
+	// PingInterval). See Options.PingInterval.
 	PingInterval time.Duration
+	PongTimeout  time.Duration
 	// CloseTimeout bounds close handshakes (default DefaultCloseTimeout).
 	CloseTimeout time.Duration
+	// WriteTimeout bounds each write to a connection, as
+	// Options.WriteTimeout (default DefaultWriteTimeout; negative: none).
+	WriteTimeout time.Duration
 	// Compression enables permessage-deflate when non-nil.
 	Compression *CompressionOptions
 
@@ -120,8 +153,11 @@ type ServerConfig struct {
 	// addition to the hub's own policy (which Hub.TryJoin applies anyway).
 	RoomNameValidator RoomNameValidator
 	// DefaultRoom is joined when the request names no room (default
-	// DefaultRoom).
-	DefaultRoom string
+	// DefaultRoom), unless NoDefaultRoom is set: such a connection then
+	// joins no room (it is a hub member all the same: BroadcastAll and
+	// Send reach it, and Hub.TryJoin can put it in rooms).
+	DefaultRoom   string
+	NoDefaultRoom bool
 
 	// Logger receives refused requests (Debug) and configuration errors
 	// (Error). Nil means no logging.
@@ -159,6 +195,12 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 	if cfg.CloseTimeout < 0 {
 		return bad("CloseTimeout is %v", cfg.CloseTimeout)
 	}
+	if cfg.PongTimeout < 0 {
+		return bad("PongTimeout is %v", cfg.PongTimeout)
+	}
+	if cfg.OnMessage != nil && cfg.OnHubMessage != nil {
+		return bad("both OnMessage and OnHubMessage are set")
+	}
 	for _, p := range cfg.Subprotocols {
 		lp := strings.ToLower(p)
 		if strings.HasPrefix(lp, TokenSubprotocolPrefix) || lp == TokenSubprotocolMarker {
@@ -188,7 +230,7 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 	if rc.cfg.DefaultRoom == "" {
 		rc.cfg.DefaultRoom = DefaultRoom
 	}
-	if err := rc.validate(rc.cfg.DefaultRoom); err != nil {
+	if err := rc.validate(rc.cfg.DefaultRoom); err != nil && !cfg.NoDefaultRoom {
 		return bad("DefaultRoom: %v", err)
 	}
 	up := DefaultConfig()
@@ -206,6 +248,8 @@ func srvResolve(cfg ServerConfig) (*srvResolved, error) {
 	if cfg.CloseTimeout > 0 {
 		up.CloseTimeout = cfg.CloseTimeout
 	}
+	up.PongTimeout = cfg.PongTimeout
+	up.WriteTimeout = cfg.WriteTimeout
 	up.Compression = cfg.Compression
 	up.Logger = cfg.Logger
 	up.Subprotocols = cfg.Subprotocols
@@ -330,7 +374,7 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 			rooms = append(rooms, room)
 		}
 	}
-	if len(rooms) == 0 {
+	if len(rooms) == 0 && !rc.cfg.NoDefaultRoom {
 		rooms = []string{rc.cfg.DefaultRoom}
 	}
 	if hub.maxRooms > 0 && len(rooms) > hub.maxRooms {
@@ -394,18 +438,36 @@ func (rc *srvResolved) serve(w http.ResponseWriter, r *http.Request) {
 // connection ends, then leaves the hub.
 func (rc *srvResolved) read(c *Conn, rooms []string, user *UserInfo) {
 	hub := rc.cfg.Hub
-	defer c.CloseNow()
-	defer hub.RemoveConn(c)
+	var err error
+	defer func() {
+		hub.RemoveConn(c)
+		c.CloseNow()
+		if h := rc.cfg.OnDisconnect; h != nil {
+			h(c, user, hub, err)
+		}
+	}()
+	room := ""
+	if len(rooms) > 0 {
+		room = rooms[0]
+	}
+	if h := rc.cfg.OnConnect; h != nil {
+		h(c, user, hub)
+	}
 	for {
-		mt, data, err := c.ReadMessage()
+		var mt MessageType
+		var data []byte
+		mt, data, err = c.ReadMessage()
 		if err != nil {
 			return
 		}
 		hub.recordInbound(len(data))
-		if rc.cfg.OnMessage != nil {
-			rc.cfg.OnMessage(c, Message{Room: rooms[0], Opcode: mt, Data: data, User: user})
-		} else {
-			hub.BroadcastRoom(rooms[0], mt, data)
+		switch {
+		case rc.cfg.OnHubMessage != nil:
+			rc.cfg.OnHubMessage(hub, c, Message{Room: room, Opcode: mt, Data: data, User: user})
+		case rc.cfg.OnMessage != nil:
+			rc.cfg.OnMessage(c, Message{Room: room, Opcode: mt, Data: data, User: user})
+		case room != "":
+			hub.BroadcastRoom(room, mt, data)
 		}
 	}
 }
@@ -414,7 +476,7 @@ func (rc *srvResolved) read(c *Conn, rooms []string, user *UserInfo) {
 // the sender's first room, under its Plumego name. As in Plumego, a
 // config with OnMessage set is a configuration error (500).
 func ServeRoomFanoutWS(w http.ResponseWriter, r *http.Request, cfg ServerConfig) {
-	if cfg.OnMessage != nil {
+	if cfg.OnMessage != nil || cfg.OnHubMessage != nil {
 		if cfg.Logger != nil {
 			cfg.Logger.Error("websocket server: misconfigured", "err", "ServeRoomFanoutWS with OnMessage")
 		}
@@ -523,14 +585,22 @@ type WebSocketConfig struct {
 	MaxRoomsPerConnection int
 	MaxRoomRegistrations  int
 
-	// OnMessage, Subprotocols, DefaultRoom, ReadLimit, PingInterval and
-	// Compression: see ServerConfig.
-	OnMessage    MessageHandler
-	Subprotocols []string
-	DefaultRoom  string
-	ReadLimit    int64
-	PingInterval time.Duration
-	Compression  *CompressionOptions
+	// OnMessage, OnHubMessage, OnConnect, OnDisconnect, Subprotocols,
+	// DefaultRoom, NoDefaultRoom, ReadLimit, PingInterval, PongTimeout,
+	// CloseTimeout and Compression: see ServerConfig. WriteTimeout (above)
+	// bounds the connections' writes as well as the hub's.
+	OnMessage     MessageHandler
+	OnHubMessage  HubMessageHandler
+	OnConnect     ConnectHook
+	OnDisconnect  DisconnectHook
+	Subprotocols  []string
+	DefaultRoom   string
+	NoDefaultRoom bool
+	ReadLimit     int64
+	PingInterval  time.Duration
+	PongTimeout   time.Duration
+	CloseTimeout  time.Duration
+	Compression   *CompressionOptions
 
 	// Logger receives hub and server events. Nil means no logging.
 	Logger *slog.Logger
@@ -655,10 +725,16 @@ func New(cfg WebSocketConfig) (*Server, error) {
 		TokenAuth:            tokenAuth,
 		RoomAuth:             cfg.RoomAuth,
 		OnMessage:            cfg.OnMessage,
+		OnHubMessage:         cfg.OnHubMessage,
+		OnConnect:            cfg.OnConnect,
+		OnDisconnect:         cfg.OnDisconnect,
 		AllowUnauthenticated: cfg.AllowUnauthenticated,
 		AllowQueryToken:      cfg.AllowQueryToken,
 		ReadLimit:            cfg.ReadLimit,
 		PingInterval:         cfg.PingInterval,
+		PongTimeout:          cfg.PongTimeout,
+		CloseTimeout:         cfg.CloseTimeout,
+		WriteTimeout:         cfg.WriteTimeout,
 		Compression:          cfg.Compression,
 		AllowedOrigins:       cfg.AllowedOrigins,
 		AllowAllOrigins:      cfg.AllowAllOrigins,
@@ -667,6 +743,7 @@ func New(cfg WebSocketConfig) (*Server, error) {
 		TrustForwardedProto:  cfg.TrustForwardedProto,
 		Subprotocols:         cfg.Subprotocols,
 		DefaultRoom:          cfg.DefaultRoom,
+		NoDefaultRoom:        cfg.NoDefaultRoom,
 		Logger:               cfg.Logger,
 	})
 	if err != nil {
