@@ -116,6 +116,7 @@ func noExtendedConnect(err error) bool {
 		"extended connect not supported by peer",
 		"could not negotiate protocol mutually",
 		"unexpected ALPN protocol",
+		"no application protocol",
 		"does not support HTTP/2",
 		"HTTP/2 not enabled",
 		"malformed HTTP response",
