@@ -49,7 +49,6 @@ type hubRelay struct {
 	// Metrics.
 	pmu   sync.Mutex
 	peers map[uint64]*relayPeer
-	env   relayEnvelope // Deliver's scratch
 
 	closeOnce sync.Once
 	closeErr  error
@@ -445,7 +444,8 @@ func (r *hubRelay) close(ctx context.Context) error {
 
 // deliver takes a message from the broker (one at a time).
 func (r *hubRelay) deliver(m RelayMessage) {
-	e := &r.env
+	var env relayEnvelope
+	e := &env
 	if parseEnvelope(m.Data, e) != nil || e.topic() != m.Topic {
 		r.invalid.Add(1)
 		return
