@@ -282,11 +282,28 @@ func (s compressSink) Write(p []byte) (int, error) { return s.w.append(p) }
 
 // ---- net.Conn adapter ----
 
-// NetConn returns a net.Conn that reads the payloads of the incoming data
-// messages as one byte stream and sends each Write as one message of type
-// mt. Close performs the close handshake with code 1000. A normal close by
-// the peer reads as io.EOF. The context bounds every Read and Write: when
-// it ends, the connection is closed.
+// NetConn returns a net.Conn adapter over c (not to be confused with the
+// method Conn.NetConn, which returns the raw transport beneath c): it
+// reads the payloads of the incoming data messages as one byte stream and
+// sends each Write as one message of type mt. Close performs the close
+// handshake with code 1000. A normal close by the peer (1000, 1001, or an
+// empty close frame) reads as io.EOF. The context bounds every Read and
+// Write: when it ends, the connection is closed.
+//
+// The adapter also has CloseWrite (as *net.TCPConn does): it sends a close
+// frame with code 1000 and keeps reading: what the peer sent before it
+// answered still arrives, then Read returns io.EOF (the connection is
+// closed if the answer does not come within CloseTimeout). Further Writes
+// fail with ErrCloseSent.
+//
+// Deadlines are the connection's: SetReadDeadline is Conn.SetReadDeadline,
+// and a read deadline that expires ends reading for good (a frame may be
+// half read; every later Read returns the timeout error), unlike a
+// *net.TCPConn, which a later deadline revives. SetWriteDeadline is
+// Conn.SetWriteDeadline: an expired write fails the connection.
+//
+// The adapter's Read is for one goroutine at a time, like Conn's reads;
+// Write and Close may be called concurrently with it and each other.
 func NetConn(ctx context.Context, c *Conn, mt MessageType) net.Conn {
 	return &netConn{ctx: ctx, c: c, mt: mt}
 }
@@ -338,6 +355,12 @@ func (nc *netConn) Close() error {
 		return nil
 	}
 	return err
+}
+
+// CloseWrite sends a close frame (1000) and leaves reading open until the
+// peer's answer; see NetConn.
+func (nc *netConn) CloseWrite() error {
+	return nc.c.WriteControl(CloseMessage, FormatCloseMessage(CloseNormalClosure, ""), time.Time{})
 }
 
 func (nc *netConn) LocalAddr() net.Addr                { return nc.c.LocalAddr() }
