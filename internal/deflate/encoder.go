@@ -73,12 +73,13 @@ type Encoder struct {
 // before use, so stale entries (from earlier messages or an earlier owner
 // of a pooled window) never produce an invalid match.
 type window struct {
-	buf   []byte
-	hist  int
-	base  uint32 // stream offset of buf[0]
-	table []uint16
-	shift uint32   // 32 - hash bits
-	prev  []uint16 // levels 2-9: hash chains, by stream offset mod 2^wbits
+	buf     []byte
+	hist    int
+	base    uint32 // stream offset of buf[0]
+	table   []uint16
+	shift   uint32   // 32 - hash bits
+	pending int      // largest input block
+	prev    []uint16 // levels 2-9: hash chains, by stream offset mod 2^wbits
 }
 
 // maxPending is the largest input block, for 15 window bits.
@@ -98,9 +99,10 @@ func windowSizes(wbits int) (size, pending, hashBits int) {
 func newWindow(wbits int, chained bool) *window {
 	size, pending, hb := windowSizes(wbits)
 	w := &window{
-		buf:   make([]byte, 0, size+pending),
-		table: make([]uint16, 1<<hb),
-		shift: uint32(32 - hb),
+		buf:     make([]byte, 0, size+pending),
+		table:   make([]uint16, 1<<hb),
+		shift:   uint32(32 - hb),
+		pending: pending,
 	}
 	if chained {
 		w.prev = make([]uint16, size)
@@ -213,14 +215,18 @@ func (e *Encoder) Write(p []byte) (int, error) {
 	n := len(p)
 	w := e.win
 	for len(p) > 0 {
-		if len(w.buf) == cap(w.buf) {
+		// At most one block's worth of input waits (maxPending at 15
+		// bits), so that a block's tokens fit the scratch.
+		limit := min(cap(w.buf), w.hist+w.pending)
+		if len(w.buf) == limit {
 			e.compressPending(false)
 			if err := e.emit(); err != nil {
 				e.fail()
 				return n - len(p), err
 			}
+			limit = min(cap(w.buf), w.hist+w.pending)
 		}
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
+		k := copy(w.buf[len(w.buf):limit], p)
 		w.buf = w.buf[:len(w.buf)+k]
 		p = p[k:]
 	}
@@ -286,8 +292,7 @@ func (e *Encoder) compressPending(final bool) {
 	} else {
 		w.greedy(wk, 1<<e.wbits)
 	}
-	_, pending, _ := windowSizes(e.wbits)
-	if !final && len(wk.tokens)+pending <= cap(wk.tokens) && (len(wk.tokens)-n0)*8 < len(raw) {
+	if !final && len(wk.tokens)+w.pending <= cap(wk.tokens) && (len(wk.tokens)-n0)*8 < len(raw) {
 		e.inBlock = true
 	} else {
 		if e.inBlock {

@@ -258,3 +258,26 @@ func TestSteadyStateAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeMessageAllocs checks that a message much larger than the window
+// (incompressible, so one token per byte) is compressed without growing
+// the pooled block scratch: input is taken one block at a time.
+func TestLargeMessageAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items at random under -race")
+	}
+	msg := randomBytes(41, 200<<10)
+	for _, takeover := range []bool{false, true} {
+		e := NewEncoder(1, 15, takeover)
+		dst := make([]byte, 0, 300<<10)
+		allocs := testing.AllocsPerRun(20, func() {
+			if _, err := e.AppendCompressed(dst[:0], msg); err != nil {
+				t.Fatal(err)
+			}
+		})
+		e.Release()
+		if allocs != 0 {
+			t.Errorf("takeover %v: %v allocations per 200 KiB message, want 0", takeover, allocs)
+		}
+	}
+}
