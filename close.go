@@ -75,7 +75,7 @@ func (c *Conn) abortClose(cause error, code StatusCode, reason string) {
 			var buf [frame.MaxControlPayload]byte
 			if p, err := frame.AppendClose(buf[:0], code, reason); err == nil {
 				c.closeSent = true
-				_ = c.nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+				c.wbound, c.wctl = 100*time.Millisecond, true
 				_ = c.writeFrameLocked(true, 0, frame.OpClose, p)
 			}
 		}
