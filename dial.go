@@ -46,8 +46,12 @@ type DialOptions struct {
 	// deadline; zero means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 	// HTTP2, when set, makes Dial open the WebSocket over HTTP/2 (RFC
-	// 8441) through this RoundTripper first, falling back to HTTP/1.1
-	// (see h2client.go and "WebSockets over HTTP/2" in the package doc).
+	// 8441) through this RoundTripper first, typically a shared
+	// *golang.org/x/net/http2.Transport (its connections are then shared
+	// by the WebSockets), falling back to HTTP/1.1 when no HTTP/2
+	// connection accepting extended CONNECT can be had. Proxy, TLSConfig
+	// and NetDialContext apply to the fallback only. See "WebSockets over
+	// HTTP/2" in the package documentation.
 	HTTP2 http.RoundTripper
 }
 

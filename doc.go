@@ -155,6 +155,48 @@
 // Set RequestNoContextTakeover to ask the peer not to keep its context,
 // which drops the decompressor's share to nothing.
 //
+// # WebSockets over HTTP/2
+//
+// Upgrade, Accept, Handler and New also accept RFC 8441 requests: an
+// HTTP/2 extended CONNECT with :protocol websocket, which browsers send
+// instead of opening a new connection when the page's HTTP/2 connection
+// advertised SETTINGS_ENABLE_CONNECT_PROTOCOL (headless Chromium does;
+// see interop/browser_h2_test.go). net/http's HTTP/2 server advertises
+// it only when the process starts with GODEBUG=http2xconnect=1 in its
+// environment (Go 1.26; golang.org/x/net/http2's server reads the same
+// setting). Without it browsers open WebSockets over HTTP/1.1 as
+// before, and an extended CONNECT is refused by net/http itself.
+//
+// The request is checked like an HTTP/1.1 upgrade (Sec-WebSocket-Version,
+// Host, origin policy, subprotocols, permessage-deflate; no
+// Sec-WebSocket-Key), answered with 200, and the Conn runs over the
+// stream: everything it does is the same, closing it ends the stream and
+// not the TCP connection, and several WebSockets share one connection.
+// The stream lives as long as the HTTP handler that accepted it: Handler
+// and New keep theirs running until the Conn is closed; after Upgrade,
+// the handler must not return before the Conn is closed (Close, CloseNow
+// or Done), since net/http then ends the stream.
+//
+// Flow control is per stream and per connection: net/http's server
+// gives a stream by default the same receive window as the whole
+// connection (1 MiB), so one WebSocket whose application stops reading
+// can take the connection's window and stall the others. Give the
+// connection more than its streams, e.g. http.Server.HTTP2 =
+// &http.HTTP2Config{MaxReceiveBufferPerStream: 256 << 10,
+// MaxReceiveBufferPerConnection: 64 << 20}.
+//
+// Dial opens a WebSocket over HTTP/2 when DialOptions.HTTP2 is set, to a
+// RoundTripper that sends the :protocol pseudo-header:
+// golang.org/x/net/http2's Transport does (net/http's Transport refuses it
+// as of Go 1.26); give it AllowHTTP and a plain DialTLSContext for ws://
+// (prior-knowledge h2c). WebSockets dialled through one such Transport
+// share its connections. When no HTTP/2 connection can be made or the
+// server did not advertise extended CONNECT, Dial falls back to HTTP/1.1
+// with its other options; a server that answers the CONNECT with an
+// error status fails the dial as usual. Over HTTP/2 the client's read and
+// write deadlines are enforced by the Conn's transport: one that passes
+// during a read or write resets the stream.
+//
 // # JSON
 //
 // Conn.ReadJSON and Conn.WriteJSON carry one JSON value per message

@@ -111,6 +111,12 @@ var defaultUpgradeConfig = DefaultConfig()
 // http.NewResponseController. After Upgrade returns a Conn, w and r.Body
 // must not be used. Headers already set on w (cookies, for instance) are
 // sent with the 101 response.
+//
+// An RFC 8441 request (extended CONNECT over HTTP/2, see "WebSockets over
+// HTTP/2" in the package documentation) is answered with 200 and the Conn
+// runs over its stream: then the handler must not return before the Conn
+// is closed (wait for Done after Close), as net/http ends the stream when
+// it returns.
 func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error) {
 	if cfg == nil {
 		cfg = defaultUpgradeConfig
