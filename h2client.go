@@ -1,3 +1,5 @@
+//go:build !js
+
 // This file owns WebSockets over HTTP/2 on the client side (RFC 8441):
 // the extended CONNECT request sent through a net/http Transport, and
 // h2ClientStream, the transport that runs a Conn over its stream.

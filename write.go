@@ -483,6 +483,9 @@ func (c *Conn) WriteControl(mt MessageType, data []byte, deadline time.Time) err
 	if len(data) > frame.MaxControlPayload {
 		return errors.New("websocket: control frame payload over 125 bytes")
 	}
+	if err := c.controlAllowed(mt); err != nil {
+		return err
+	}
 	var op frame.Opcode
 	switch mt {
 	case PingMessage:
