@@ -215,6 +215,26 @@
 // (github.com/rfc6455/websocket/adapters/nats, .../adapters/redis); see
 // Relay.
 //
+// # WebAssembly
+//
+// Under GOOS=js GOARCH=wasm (Go in a browser), Dial opens the browser's own
+// WebSocket object through syscall/js, and the *Conn it returns has the
+// same API: ReadMessage, WriteMessage, Read and Write with a context,
+// NextReader, NextWriter (the message is sent when its writer is closed:
+// the browser sends whole messages), Close with code and reason,
+// Subprotocol. The browser does the handshake and decides what is not the
+// page's to choose, so these fail with ErrNotSupportedInBrowser rather
+// than being ignored: DialOptions.Header, Jar, TLSConfig, NetDialContext,
+// Proxy and HTTP2, Options.Compression (the browser offers
+// permessage-deflate itself and compresses transparently; Compressed
+// reports false, Sec-WebSocket-Extensions in Dial's response says what the
+// browser negotiated) and PingInterval, and Ping and WriteControl with a
+// ping or pong (the browser answers the server's pings itself and sends
+// none of the page's). A page may close only with 1000 or 3000-4999: Close
+// with another code closes without one (the server sees 1005). Writes do
+// not block on the network: ws.send queues in the browser, and a write
+// waits, within its deadline, while more than 1 MiB is queued unsent.
+//
 // # Plumego compatibility
 //
 // This package is modelled on the x/websocket package of Plumego

@@ -18,6 +18,13 @@
 //     each way, and compression on and off with several permessage-deflate
 //     parameter sets (context takeover, no_context_takeover, 10-bit
 //     windows), checking on the wire that compressed text is smaller.
+//   - TestBrowserWasm builds wasm/ (GOOS=js GOARCH=wasm), serves it with
+//     Go's wasm_exec.js and runs it in headless Chromium: our Dial, through
+//     the browser's own WebSocket, against our server. Echo of text and
+//     binary at 0 B, 125 B, 64 KiB and 1 MiB (with and without the
+//     browser's compression), NextWriter/NextReader, close codes both
+//     ways, subprotocol selection, and the options and pings the browser
+//     refuses (ErrNotSupportedInBrowser).
 //
 // Payloads are deterministic (payload in interop_test.go and payload.js
 // compute the same bytes), so each end checks what it receives without
