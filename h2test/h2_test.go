@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -72,7 +73,7 @@ type h2Env struct {
 // newH2Env starts handler on an HTTP/2 server over TLS or, when !useTLS,
 // cleartext HTTP/2 (h2c, prior knowledge). h2 adjusts the server's
 // HTTP/2 settings when non-nil.
-func newH2Env(t *testing.T, useTLS bool, h2 *http.HTTP2Config, handler http.Handler) *h2Env {
+func newH2Env(t testing.TB, useTLS bool, h2 *http.HTTP2Config, handler http.Handler) *h2Env {
 	t.Helper()
 	e := &h2Env{}
 	e.srv = httptest.NewUnstartedServer(handler)
@@ -243,4 +244,24 @@ func checkGoroutines(t *testing.T) {
 			t.Errorf("goroutines: %d before, %d after\n%s", before, n, buf)
 		}
 	})
+}
+
+// TestH2Rejects: the origin policy applies over HTTP/2 as over HTTP/1.1:
+// a cross-origin extended CONNECT is answered 403 and nothing is opened;
+// a same-origin one is accepted.
+func TestH2Rejects(t *testing.T) {
+	if needXConnect(t) {
+		return
+	}
+	checkGoroutines(t)
+	e := newH2Env(t, true, nil, websocket.Handler(nil, echo))
+	_, resp, err := e.tryDial("/", &websocket.DialOptions{Header: http.Header{"Origin": {"https://evil.example"}}})
+	if !errors.Is(err, handshake.ErrBadStatus) || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin: %v, response %v; want 403", err, resp)
+	}
+	c, _, err := e.tryDial("/", &websocket.DialOptions{Header: http.Header{"Origin": {"https://" + e.srv.Listener.Addr().String()}}})
+	if err != nil {
+		t.Fatalf("same origin: %v", err)
+	}
+	c.Close(websocket.CloseNormalClosure, "")
 }
