@@ -444,8 +444,10 @@ func TestReadMessageReaderAndWriters(t *testing.T) {
 		}
 	}
 	// A reader closed before its end: the rest is discarded by the next read.
-	go srv.WriteText("first message, not read to the end")
-	go func() { time.Sleep(10 * time.Millisecond); srv.WriteText("second") }()
+	go func() {
+		srv.WriteText("first message, not read to the end")
+		srv.WriteText("second")
+	}()
 	_, r, err := cli.ReadMessageReader()
 	if err != nil {
 		t.Fatal(err)
