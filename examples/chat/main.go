@@ -49,7 +49,6 @@ const maxText = 2000
 // newChat returns the chat server (its hub is srv.Hub()) and the HTTP
 // handler serving the page and the WebSocket route /ws.
 func newChat(auth websocket.TokenAuthenticator, logger *slog.Logger) (*websocket.Server, http.Handler, error) {
-	var hub *websocket.Hub
 	srv, err := websocket.New(websocket.WebSocketConfig{
 		TokenAuth:    auth,
 		Subprotocols: []string{"chat.v1"},
@@ -60,7 +59,7 @@ func newChat(auth websocket.TokenAuthenticator, logger *slog.Logger) (*websocket
 		SendQueueSize: 64,
 		SendBehavior:  websocket.SendClose,
 		Logger:        logger,
-		OnMessage: func(c *websocket.Conn, m websocket.Message) {
+		OnHubMessage: func(hub *websocket.Hub, c *websocket.Conn, m websocket.Message) {
 			if m.Opcode != websocket.TextMessage || !utf8.Valid(m.Data) {
 				return
 			}
@@ -77,7 +76,6 @@ func newChat(auth websocket.TokenAuthenticator, logger *slog.Logger) (*websocket
 	if err != nil {
 		return nil, nil, err
 	}
-	hub = srv.Hub()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
