@@ -28,7 +28,7 @@ vet:
 # module and the nested modules make test runs. (bench/ is a Linux harness
 # and is not cross-compiled.)
 CROSS        ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64 freebsd/amd64 js/wasm
-CROSSMODULES ?= . adapters/nats adapters/redis examples/cluster
+CROSSMODULES ?= . adapters/nats adapters/redis examples/cluster h2test
 cross:
 	@set -e; for p in $(CROSS); do \
 	  for m in $(CROSSMODULES); do \

@@ -114,6 +114,30 @@ func TestBrowserWasm(t *testing.T) {
 		mux.HandleFunc(e.Path, func(w http.ResponseWriter, r *http.Request) { e.serve(res, w, r) })
 	}
 	closes.register(mux)
+	// The page closes these without a code (a Read's ctx ended, Close
+	// with 1001, a message over the read limit): the server sees 1005.
+	peerCloses := func(name string, send []byte) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Upgrade(w, r, nil)
+			if err != nil {
+				res.fail(name, "upgrade: %v", err)
+				return
+			}
+			defer c.CloseNow()
+			if send != nil {
+				if err := c.WriteMessage(websocket.BinaryMessage, send); err != nil {
+					res.fail(name, "write: %v", err)
+					return
+				}
+			}
+			_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
+			_, _, err = c.ReadMessage()
+			res.check(name, wantClose(err, websocket.CloseNoStatusReceived, ""))
+		}
+	}
+	mux.HandleFunc("/ws/wasm-silent", peerCloses("server/read-context", nil))
+	mux.HandleFunc("/ws/wasm-going-away", peerCloses("server/going-away", nil))
+	mux.HandleFunc("/ws/wasm-too-big", peerCloses("server/read-limit", make([]byte, 2000)))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
@@ -125,7 +149,8 @@ func TestBrowserWasm(t *testing.T) {
 		want = append(want, e.serverCases()...)
 	}
 	want = append(want, "wasm/server-close", "wasm/client-close", "wasm/subprotocol", "wasm/ping-refused",
-		"wasm/subprotocol-none", "wasm/refused/header", "wasm/refused/compression", "wasm/refused/pinginterval")
+		"wasm/subprotocol-none", "wasm/refused/header", "wasm/refused/compression", "wasm/refused/pinginterval",
+		"wasm/read-context", "server/read-context", "wasm/going-away", "server/going-away", "wasm/read-limit", "server/read-limit")
 	want = append(want, closes.serverCases()...)
 
 	log, dead := startChromium(t, ctx, chromium, srv.URL+"/wasm/page", "--enable-logging=stderr", "--v=0")

@@ -83,6 +83,9 @@ func main() {
 	subprotocol()
 	subprotocolNone()
 	refused()
+	readContext()
+	goingAway()
+	readLimit()
 	post("/wasm/done", map[string]any{})
 }
 
@@ -317,4 +320,70 @@ func refused() {
 		}
 		report("wasm/refused/"+name, "")
 	}
+}
+
+// readContext: Read on a silent connection ends with ctx's error and
+// closes the connection (without a code: the server sees 1005).
+func readContext() {
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, wsURL("/ws/wasm-silent"), nil)
+	if err != nil {
+		report("wasm/read-context", "Dial: "+err.Error())
+		return
+	}
+	defer c.CloseNow()
+	rctx, rcancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer rcancel()
+	start := time.Now()
+	_, _, err = c.Read(rctx)
+	switch {
+	case !errors.Is(err, context.DeadlineExceeded):
+		report("wasm/read-context", fmt.Sprintf("Read = %v, want context.DeadlineExceeded", err))
+	case time.Since(start) > 5*time.Second:
+		report("wasm/read-context", fmt.Sprintf("Read returned after %v, want about 200ms", time.Since(start)))
+	default:
+		select {
+		case <-c.Done():
+			report("wasm/read-context", "")
+		case <-time.After(5 * time.Second):
+			report("wasm/read-context", "connection still open 5s after Read's ctx ended")
+		}
+	}
+}
+
+// goingAway: a page may not close with 1001; Close completes without a
+// code (the server sees 1005).
+func goingAway() {
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, wsURL("/ws/wasm-going-away"), nil)
+	if err != nil {
+		report("wasm/going-away", "Dial: "+err.Error())
+		return
+	}
+	defer c.CloseNow()
+	if err := c.Close(websocket.CloseGoingAway, "bye"); err != nil {
+		report("wasm/going-away", fmt.Sprintf("Close(1001) = %v, want nil", err))
+		return
+	}
+	report("wasm/going-away", "")
+}
+
+// readLimit: a message over ReadLimit fails the read with ErrMessageTooBig.
+func readLimit() {
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, wsURL("/ws/wasm-too-big"), &websocket.DialOptions{Options: websocket.Options{ReadLimit: 1000}})
+	if err != nil {
+		report("wasm/read-limit", "Dial: "+err.Error())
+		return
+	}
+	defer c.CloseNow()
+	_, p, err := c.Read(ctx)
+	if !errors.Is(err, websocket.ErrMessageTooBig) {
+		report("wasm/read-limit", fmt.Sprintf("Read = %d bytes, %v; want ErrMessageTooBig", len(p), err))
+		return
+	}
+	report("wasm/read-limit", "")
 }
