@@ -573,3 +573,62 @@ func wantCloseCode(code websocket.StatusCode, reason string) func(error) string 
 		return ""
 	}
 }
+
+// TestH2WriteTimeout: a server write to a client that stopped reading is
+// bounded over HTTP/2 too: once the stream's flow-control window is full
+// the write waits, WriteTimeout fails the connection (ErrWriteTimeout),
+// the stream is reset and the handler returns; the client's reader then
+// gets an error. A write deadline left set between writes does not
+// reset an idle stream.
+func TestH2WriteTimeout(t *testing.T) {
+	if needXConnect(t) {
+		return
+	}
+	checkGoroutines(t)
+	werr := make(chan error, 1)
+	cfg := &websocket.Config{Options: websocket.Options{WriteTimeout: 300 * time.Millisecond}}
+	e := newH2Env(t, false, nil, websocket.Handler(cfg, func(c *websocket.Conn, r *http.Request) {
+		// A deadline set long ago and passed while idle is harmless.
+		_ = c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		time.Sleep(150 * time.Millisecond)
+		_ = c.SetWriteDeadline(time.Time{})
+		if err := c.WriteMessage(websocket.TextMessage, []byte("still here")); err != nil {
+			werr <- fmt.Errorf("write after an idle expired deadline: %w", err)
+			return
+		}
+		big := bytes.Repeat([]byte("w"), 64<<10)
+		for i := 0; i < 1024; i++ { // 64 MiB: far beyond the client's windows
+			if err := c.WriteMessage(websocket.BinaryMessage, big); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- errors.New("64 MiB written to a client that does not read")
+	}))
+	c := e.dial(t, "/", nil)
+	defer c.CloseNow()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "still here" {
+		t.Fatalf("first message: %q, %v", p, err)
+	}
+	start := time.Now()
+	select {
+	case err := <-werr:
+		if !errors.Is(err, websocket.ErrWriteTimeout) {
+			t.Fatalf("server write: %v, want ErrWriteTimeout", err)
+		}
+		t.Logf("server write failed after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server write still blocked 10s on a client that does not read")
+	}
+	// The client reads what was buffered, then an error.
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("client read timed out: the stream was not ended")
+			}
+			break
+		}
+	}
+}
