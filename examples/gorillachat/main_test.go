@@ -40,9 +40,14 @@ func (b *syncBuffer) String() string {
 // the pings, the pongs move the server's read deadline), a client that
 // stops reading is dropped after pongWait without disturbing the others,
 // and the example logs only unexpected closes.
-func TestGorillaChat(t *testing.T) {
+// TestMain shortens the example's intervals once, before any pump runs.
+func TestMain(m *testing.M) {
 	writeWait, pongWait = 2*time.Second, 300*time.Millisecond
 	pingPeriod = pongWait * 9 / 10 / 3 // several pings per pong wait
+	os.Exit(m.Run())
+}
+
+func TestGorillaChat(t *testing.T) {
 	logs := &syncBuffer{}
 	log.SetOutput(logs)
 	defer log.SetOutput(os.Stderr)
