@@ -1,7 +1,8 @@
 package h2test
 
-// Figures for WebSockets over HTTP/2 beside HTTP/1.1. Over HTTP/2 they need
-// GODEBUG=http2xconnect=1 in the environment:
+// Figures for WebSockets over HTTP/2 beside HTTP/1.1 (no peer library
+// speaks RFC 8441, so there is no gorilla or gws column). Over HTTP/2 they
+// need GODEBUG=http2xconnect=1 in the environment:
 //
 //	cd h2test && GODEBUG=http2xconnect=1 go test -run '^$' -bench . -benchmem
 
