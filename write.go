@@ -514,7 +514,8 @@ func (c *Conn) WriteControl(mt MessageType, data []byte, deadline time.Time) err
 }
 
 // Ping sends a ping with payload data (at most 125 bytes). The pong is
-// seen by the reading goroutine (SetPongHandler).
+// seen by the reading goroutine (SetPongHandler). Under js/wasm (Dial
+// through the browser) pings and pongs return ErrNotSupportedInBrowser.
 func (c *Conn) Ping(data []byte) error {
 	return c.WriteControl(PingMessage, data, time.Time{})
 }
