@@ -256,6 +256,8 @@ func (s *h2ClientStream) writeTimeout() {
 	}
 }
 
+func (s *h2ClientStream) waitsOnEmptyRead() {}
+
 // CloseWrite ends the request body: END_STREAM, the client's FIN.
 func (s *h2ClientStream) CloseWrite() error { return s.pw.Close() }
 

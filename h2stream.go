@@ -234,6 +234,8 @@ func (s *h2Stream) Close() error {
 	return err
 }
 
+func (s *h2Stream) waitsOnEmptyRead() {}
+
 // CloseWrite is Close: a handler cannot end its response and keep reading
 // the request, so the server's half close (its FIN, RFC 6455 7.1.1) is
 // ending the stream, which the handler does when it returns (END_STREAM,
@@ -287,4 +289,46 @@ func (s *h2Stream) SetWriteDeadline(t time.Time) error {
 		}
 	}
 	return nil
+}
+
+// streamWait is the buffer-free idle wait of an HTTP/2 stream (both
+// roles), in the form Conn's read path takes it (a syscall.RawConn): the
+// body of a stream (net/http's and x/net's both) is a pipe whose Read
+// into an empty buffer waits until input is buffered, without taking any
+// of ours. A body that returns at once instead (a wrapper, say) makes
+// streamRead do a plain blocking read: the idle Conn then holds its
+// buffer, as it would without the wait, and never spins.
+type streamWait struct{ nc net.Conn }
+
+var errNotSocket = errors.New("websocket: an HTTP/2 stream is not a socket")
+
+func (w streamWait) Control(func(fd uintptr)) error    { return errNotSocket }
+func (w streamWait) Write(func(fd uintptr) bool) error { return errNotSocket }
+
+// Read waits for input, then lets f read it.
+func (w streamWait) Read(f func(fd uintptr) bool) error {
+	for {
+		if _, err := w.nc.Read(nil); err != nil {
+			return err
+		}
+		if f(0) {
+			return nil
+		}
+	}
+}
+
+// streamRead is rawFn for an HTTP/2 stream: input is waiting, so read it
+// into a pooled buffer.
+func (c *Conn) streamRead(uintptr) bool {
+	if c.pooledBuf == nil {
+		c.takeBuf(0)
+	}
+	n, err := c.nc.Read(c.rbuf[c.rw:])
+	c.rw += n
+	if n > 0 {
+		c.markRead()
+	} else if err != nil {
+		c.rawErr = err
+	}
+	return true
 }
