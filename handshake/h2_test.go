@@ -1,11 +1,14 @@
 package handshake
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,4 +145,72 @@ func TestPolicyExtendedConnect(t *testing.T) {
 	if _, err := p.Server(r); !errors.Is(err, ErrOriginNotAllowed) {
 		t.Fatalf("Policy.Server = %v, want ErrOriginNotAllowed", err)
 	}
+}
+
+// FuzzServerExtendedConnect feeds Server HTTP/2-shaped requests: an
+// HTTP/1.1 request text parsed by net/http, then turned into what
+// net/http's HTTP/2 server hands a handler (HTTP/2.0, CONNECT unless
+// opt&1, the X-Protocol header as the :protocol pseudo-header). An
+// accepted request must be a CONNECT with :protocol websocket and version
+// 13, answered without Upgrade, Connection or Sec-WebSocket-Accept; a
+// refusal is a *RejectError with one of the usual statuses; Server and
+// Policy.Server agree.
+func FuzzServerExtendedConnect(f *testing.F) {
+	base := "GET /chat HTTP/1.1\r\nHost: example.com\r\nX-Protocol: websocket\r\nSec-WebSocket-Version: 13\r\n"
+	for _, extra := range []string{"", "Origin: https://example.com\r\n", "Origin: http://example.com\r\n",
+		"Sec-WebSocket-Protocol: b, a\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+		"X-Protocol: websocket\r\n", "Sec-WebSocket-Version: 13\r\n", "Sec-WebSocket-Key: x\r\n"} {
+		for _, opt := range []uint8{0, 1, 2, 4} {
+			f.Add([]byte(base+extra+"\r\n"), opt)
+		}
+	}
+	f.Add([]byte(strings.Replace(base, "websocket", "connect-udp", 1)+"\r\n"), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, opt uint8) {
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(data)))
+		if err != nil {
+			return
+		}
+		req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/2.0", 2, 0
+		if opt&1 == 0 {
+			req.Method = http.MethodConnect
+		}
+		if p, ok := req.Header["X-Protocol"]; ok {
+			req.Header[HeaderProtocol] = p
+			delete(req.Header, "X-Protocol")
+		}
+		if opt&2 != 0 {
+			req.TLS = &tls.ConnectionState{}
+		}
+		cfg := &ServerConfig{Subprotocols: []string{"a"}}
+		if opt&4 != 0 {
+			cfg.Deflate = &DeflateOptions{}
+		}
+		res, err := Server(req, cfg)
+		pol, _ := NewPolicy(cfg)
+		pres, perr := pol.Server(req)
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("Server: %v, Policy.Server: %v", err, perr)
+		}
+		if err != nil {
+			var re *RejectError
+			if !errors.As(err, &re) || re.Reason == "" || !slices.Contains([]int{400, 403, 405, 421, 426}, re.Status) {
+				t.Fatalf("bad rejection %#v", err)
+			}
+			return
+		}
+		if diff := cmp.Diff(res, pres, cmp.AllowUnexported(ServerResult{})); diff != "" {
+			t.Fatalf("Server and Policy.Server accept differently:\n%s", diff)
+		}
+		p := req.Header[HeaderProtocol]
+		if req.Method != http.MethodConnect || len(p) != 1 || !strings.EqualFold(p[0], "websocket") || !res.ExtendedConnect || res.Accept != "" {
+			t.Fatalf("accepted %s :protocol %q as %+v", req.Method, p, res)
+		}
+		if v := req.Header["Sec-Websocket-Version"]; len(v) != 1 || v[0] != "13" {
+			t.Fatalf("accepted version %q", v)
+		}
+		h := res.Header()
+		if _, ok := h["Upgrade"]; ok || h.Get("Connection") != "" || h.Get("Sec-WebSocket-Accept") != "" {
+			t.Fatalf("HTTP/1.1 headers in the 200: %q", h)
+		}
+	})
 }
