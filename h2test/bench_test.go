@@ -9,6 +9,7 @@ package h2test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,8 +22,8 @@ import (
 	"github.com/rfc6455/websocket"
 )
 
-// benchEnv opens n WebSockets to handler over HTTP/2 (n streams of one
-// TLS connection) or HTTP/1.1 (n TCP connections); close ends them all.
+// benchEnv opens n WebSockets to handler over TLS, over HTTP/2 (n streams
+// of one connection) or HTTP/1.1 (n connections); close ends them all.
 func benchEnv(b *testing.B, h2 bool, n int, h2cfg *http.HTTP2Config, handler http.Handler) (conns []*websocket.Conn, close func()) {
 	b.Helper()
 	if h2 && !strings.Contains(os.Getenv("GODEBUG"), xconnect) {
@@ -35,8 +36,8 @@ func benchEnv(b *testing.B, h2 bool, n int, h2cfg *http.HTTP2Config, handler htt
 		e = newH2Env(b, true, h2cfg, handler)
 		url = e.url
 	} else {
-		srv = httptest.NewServer(handler)
-		url = "ws" + strings.TrimPrefix(srv.URL, "http")
+		srv = httptest.NewTLSServer(handler) // TLS as the HTTP/2 side
+		url = "wss" + strings.TrimPrefix(srv.URL, "https")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -44,6 +45,8 @@ func benchEnv(b *testing.B, h2 bool, n int, h2cfg *http.HTTP2Config, handler htt
 		opts := &websocket.DialOptions{}
 		if h2 {
 			opts.HTTP2 = e.tr
+		} else {
+			opts.TLSConfig = &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
 		}
 		c, _, err := websocket.Dial(ctx, url+"/", opts)
 		if err != nil {
