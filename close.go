@@ -99,15 +99,13 @@ func (c *Conn) closeNow() {
 		close(c.done)
 		// Give the compressor back unless a message writer holds the
 		// slot (it then goes to the garbage collector).
-		select {
-		case c.slot <- struct{}{}:
+		if c.slotHeld.CompareAndSwap(false, true) {
 			if c.enc != nil {
 				c.enc.Release()
 				c.enc = nil
 			}
 			c.encReleased = true
-			<-c.slot
-		default:
+			c.releaseSlot()
 		}
 		if c.ka != nil {
 			c.ka.Stop()

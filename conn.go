@@ -81,23 +81,28 @@ type readState struct {
 // prepared.go): the slot is held for a whole data message, wmu for one
 // frame; each field names the lock that guards it.
 type writeState struct {
-	slot        chan struct{}    // the message slot: held (full) for a whole data message
-	wmu         sync.Mutex       // held for one frame
-	wdl         int64            // wmu: the write deadline last set on nc (Unix ns, 0: none)
-	wbound      time.Duration    // wmu: the bound of the write under way
-	wctl        bool             // wmu: the write under way carries a control frame
-	userWDL     atomic.Int64     // SetWriteDeadline's deadline (Unix ns), 0: none
-	closeSent   bool             // wmu
-	werr        error            // wmu
-	scratch     *writeScratch    // wmu: made at the first large or batched write
-	pend        *[]byte          // wmu: frames waiting to be written together
-	pendCtl     bool             // wmu: pend holds a control frame
-	pendFlag    atomic.Bool      // pend holds frames
-	moreInput   atomic.Bool      // the reader has input buffered beyond the last message
-	flushTimer  *time.Timer      // wmu
-	enc         *deflate.Encoder // slot
-	encReleased bool             // slot: closed, enc given back
-	writer      messageWriter    // slot; its own mu for its handle's calls
+	slotHeld    atomic.Bool                   // the message slot: held for a whole data message
+	slotWaiters atomic.Int32                  // goroutines waiting for the slot
+	slotWake    atomic.Pointer[chan struct{}] // they sleep on it; made at the first contention
+	wmu         sync.Mutex                    // held for one frame
+	wdl         int64                         // wmu: the write deadline last set on nc (Unix ns, 0: none)
+	wdlMono     int64                         // wmu: the same deadline on the monotonic clock (monoNow), when armed from a bound
+	wdlBound    time.Duration                 // wmu: the bound it was armed from (0: a user deadline or none)
+	wbound      time.Duration                 // wmu: the bound of the write under way
+	wctl        bool                          // wmu: the write under way carries a control frame
+	userWDL     atomic.Int64                  // SetWriteDeadline's deadline (Unix ns), 0: none
+	userWDLSet  atomic.Bool                   // SetWriteDeadline was called since the last re-arm
+	closeSent   bool                          // wmu
+	werr        error                         // wmu
+	scratch     *writeScratch                 // wmu: made at the first large or batched write
+	pend        *[]byte                       // wmu: frames waiting to be written together
+	pendCtl     bool                          // wmu: pend holds a control frame
+	pendFlag    atomic.Bool                   // pend holds frames
+	moreInput   atomic.Bool                   // the reader has input buffered beyond the last message
+	flushTimer  *time.Timer                   // wmu
+	enc         *deflate.Encoder              // slot
+	encReleased bool                          // slot: closed, enc given back
+	writer      messageWriter                 // slot; its own mu for its handle's calls
 	writerGen   atomic.Uint64
 	noCompress  atomic.Bool
 	compLevel   atomic.Int32 // SetCompressionLevel's level + compLevelSet; 0: Options'
@@ -155,7 +160,6 @@ func newConn(nc net.Conn, role Role, o resolved, subprotocol string, negotiated 
 	}
 	c.readLimit = o.readLimit
 	c.done = make(chan struct{})
-	c.slot = make(chan struct{}, 1)
 	if negotiated != nil && o.compression == nil {
 		c.o.compression = &CompressionOptions{}
 	}
@@ -227,6 +231,7 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 		ns = t.UnixNano()
 	}
 	c.userWDL.Store(ns)
+	c.userWDLSet.Store(true) // the next write re-arms (what nc holds may be stale)
 	if ns != 0 || c.writeTimeout() <= 0 {
 		return c.nc.SetWriteDeadline(t)
 	}

@@ -365,9 +365,11 @@ func TestGorillaSetCompressionLevel(t *testing.T) {
 					t.Fatalf("level %d takeover %v: echo %d bytes, %v", level, takeover, len(p), err)
 				}
 			}
-			c.slot <- struct{}{}
+			if err := c.acquireSlot(nil); err != nil {
+				t.Fatal(err)
+			}
 			got := c.enc.Level()
-			<-c.slot
+			c.releaseSlot()
 			if want := normLevel(level); got != want {
 				t.Fatalf("encoder level %d after SetCompressionLevel(%d), want %d", got, level, want)
 			}

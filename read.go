@@ -412,25 +412,31 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	return mt, p, nil
 }
 
+// wholeMin is the most readWhole allocates ahead of the payload that has
+// arrived: a peer that declares a large frame and sends nothing pins at
+// most this much.
+const wholeMin = 16 << 10
+
 // readWhole reads the rest of the current message into a new slice. The
-// slice grows only as payload arrives (doubling, and for an uncompressed
-// final frame never past its declared length), so what a peer makes us
-// hold is bounded by about twice what it sent, never by a length it
-// merely declared.
+// slice grows only once it is full of payload that arrived (fourfold, and
+// for an uncompressed frame never past its declared length), so what a
+// peer makes us hold is bounded by four times what it sent plus wholeMin,
+// never by a length it merely declared.
 //
 //go:noinline
 func (c *Conn) readWhole() ([]byte, error) {
 	size := 512
 	if !c.msgComp {
-		// What is already here, and no more than this frame declares.
-		size = int(min(c.remain, int64(max(size, c.rw-c.rr))))
+		// What is already here (at least wholeMin), and no more than
+		// this frame declares.
+		size = int(min(c.remain, int64(max(wholeMin, c.rw-c.rr))))
 	}
 	buf := make([]byte, 0, size)
 	for {
 		if len(buf) == cap(buf) {
 			if !c.msgComp && c.remain > 0 {
-				// More of this frame is due: grow towards it by doubling.
-				grown := make([]byte, len(buf), len(buf)+int(min(c.remain, int64(max(len(buf), 512)))))
+				// More of this frame has come: grow towards it, fourfold.
+				grown := make([]byte, len(buf), len(buf)+int(min(c.remain, int64(max(3*len(buf), wholeMin)))))
 				copy(grown, buf)
 				buf = grown
 				continue

@@ -112,24 +112,35 @@ func (c *Conn) lockFrame(bound time.Duration) {
 // than an eighth of the bound, so back-to-back writes do not reset it
 // every time.
 func (c *Conn) armWrite() {
-	var d time.Time
 	bound := c.wbound
+	u := c.userWDL.Load()
+	if u == 0 && bound > 0 && c.wdlBound == bound && !c.userWDLSet.Load() {
+		// Armed from this bound: keep it while it is still at least
+		// 7/8 of the bound away (the monotonic clock is the cheap one).
+		if left := c.wdlMono - monoNow(); left >= int64(bound-bound/8) && left <= int64(bound) {
+			return
+		}
+	}
+	c.userWDLSet.Store(false)
+	var d time.Time
+	armedBound := bound
 	if bound > 0 {
 		d = time.Now().Add(bound)
 	}
-	if u := c.userWDL.Load(); u != 0 {
+	if u != 0 {
 		if ut := time.Unix(0, u); !c.wctl || d.IsZero() || ut.Before(d) {
-			d, bound = ut, 0
+			d, armedBound = ut, 0
 		}
 	}
 	var dn int64
 	if !d.IsZero() {
 		dn = d.UnixNano()
 	}
-	if dn == c.wdl {
-		return
+	c.wdlBound = armedBound
+	if armedBound > 0 {
+		c.wdlMono = monoNow() + int64(armedBound)
 	}
-	if bound > 0 && c.wdl != 0 && c.wdl <= dn && c.wdl > dn-int64(bound/8) {
+	if dn == c.wdl {
 		return
 	}
 	c.wdl = dn
@@ -379,27 +390,62 @@ func (c *Conn) writePing(bound time.Duration) error {
 
 // acquireSlot takes the message slot: it waits while another data message
 // is being written, until the connection closes or ctx (may be nil) ends.
+// Uncontended it is one compare-and-swap; waiters sleep on a channel made
+// at the first contention.
 func (c *Conn) acquireSlot(ctx context.Context) error {
-	select {
-	case c.slot <- struct{}{}:
+	if c.slotHeld.CompareAndSwap(false, true) {
 		return nil
-	default:
 	}
+	return c.acquireSlotSlow(ctx)
+}
+
+func (c *Conn) acquireSlotSlow(ctx context.Context) error {
+	wake := c.slotWakeChan()
+	c.slotWaiters.Add(1)
+	defer c.slotWaiters.Add(-1)
 	var ctxDone <-chan struct{}
 	if ctx != nil {
 		ctxDone = ctx.Done()
 	}
-	select {
-	case c.slot <- struct{}{}:
-		return nil
-	case <-c.done:
-		return c.closedErr()
-	case <-ctxDone:
-		return ctx.Err()
+	for {
+		// After counting ourselves as a waiter: a release that we miss
+		// here sees the count and wakes us.
+		if c.slotHeld.CompareAndSwap(false, true) {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-c.done:
+			return c.closedErr()
+		case <-ctxDone:
+			return ctx.Err()
+		}
 	}
 }
 
-func (c *Conn) releaseSlot() { <-c.slot }
+// releaseSlot gives the message slot back, waking a waiter if any.
+func (c *Conn) releaseSlot() {
+	c.slotHeld.Store(false)
+	if c.slotWaiters.Load() > 0 {
+		select {
+		case c.slotWakeChan() <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// slotWakeChan returns the channel slot waiters sleep on, made on first
+// use.
+func (c *Conn) slotWakeChan() chan struct{} {
+	if p := c.slotWake.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{}, 1)
+	if c.slotWake.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *c.slotWake.Load()
+}
 
 // WriteMessage sends p as one message of type mt (TextMessage or
 // BinaryMessage; text must be UTF-8, which is the caller's duty and not
