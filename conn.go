@@ -48,29 +48,30 @@ type Conn struct {
 // readState is the read side (read.go), owned by the goroutine holding
 // readMu; the handlers are set before reading starts.
 type readState struct {
-	readMu    sync.Mutex
-	rbuf      []byte          // a pooled buffer, or nil while idle
-	rawc      syscall.RawConn // set where the idle wait works (transport_unix.go)
-	rawFn     func(fd uintptr) bool
-	rawErr    error
-	pooledBuf *[]byte
-	rr, rw    int
-	hdr       frame.Header
-	remain    int64 // unread payload bytes of the current frame
-	maskPos   int
-	inMsg     bool // a data message is being read
-	msgText   bool
-	msgComp   bool
-	msgRead   int64 // payload bytes of the message so far (inflated when compressed)
-	msgRaw    int64 // raw payload bytes of a compressed message so far
-	msgDone   bool  // the final frame's payload has been read
-	readLimit int64
-	utf8      frame.UTF8
-	readErr   error
-	dec       *deflate.Decoder
-	raw       rawReader
-	probe     [1]byte // ReadMessage's end-of-message probe
-	reader    messageReader
+	readMu     sync.Mutex
+	rbuf       []byte          // a pooled buffer, or nil while idle
+	rawc       syscall.RawConn // set where the idle wait works (transport_unix.go)
+	rawFn      func(fd uintptr) bool
+	rawWriteFn func(fd uintptr) bool // set with rawc: writes that arm their bound only when they wait
+	rawErr     error
+	pooledBuf  *[]byte
+	rr, rw     int
+	hdr        frame.Header
+	remain     int64 // unread payload bytes of the current frame
+	maskPos    int
+	inMsg      bool // a data message is being read
+	msgText    bool
+	msgComp    bool
+	msgRead    int64 // payload bytes of the message so far (inflated when compressed)
+	msgRaw     int64 // raw payload bytes of a compressed message so far
+	msgDone    bool  // the final frame's payload has been read
+	readLimit  int64
+	utf8       frame.UTF8
+	readErr    error
+	dec        *deflate.Decoder
+	raw        rawReader
+	probe      [1]byte // ReadMessage's end-of-message probe
+	reader     messageReader
 
 	pingHandler  func(data []byte)
 	pongHandler  func(data []byte)
@@ -89,6 +90,9 @@ type writeState struct {
 	wdlMono     int64                         // wmu: the same deadline on the monotonic clock (monoNow), when armed from a bound
 	wdlBound    time.Duration                 // wmu: the bound it was armed from (0: a user deadline or none)
 	wbound      time.Duration                 // wmu: the bound of the write under way
+	rwBuf       []byte                        // wmu: what rawWrite writes
+	rwOff       int                           // wmu: how much of it is written
+	rwErr       error                         // wmu: rawWrite\'s error
 	wctl        bool                          // wmu: the write under way carries a control frame
 	userWDL     atomic.Int64                  // SetWriteDeadline's deadline (Unix ns), 0: none
 	userWDLSet  atomic.Bool                   // SetWriteDeadline was called since the last re-arm

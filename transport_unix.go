@@ -1,8 +1,9 @@
 //go:build unix
 
-// This file owns the buffer-free idle wait on Unix sockets: a connection
-// with nothing in flight waits for input through syscall.RawConn holding no
-// read buffer.
+// This file owns what syscall.RawConn gives Unix sockets: the buffer-free
+// idle wait (a connection with nothing in flight waits for input holding
+// no read buffer) and bounded writes that read no clock unless the socket
+// is full (rawWrite).
 
 package websocket
 
@@ -10,13 +11,14 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 )
 
 // useIdleWait makes an idle connection wait for input holding no buffer.
 func (c *Conn) useIdleWait() {
 	if sc, ok := c.nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
-			c.rawc, c.rawFn = rc, c.rawRead
+			c.rawc, c.rawFn, c.rawWriteFn = rc, c.rawRead, c.rawWrite
 		}
 	}
 }
@@ -45,4 +47,28 @@ func (c *Conn) rawRead(fd uintptr) bool {
 		}
 		return true
 	}
+}
+
+// rawWrite runs inside rawc.Write (wmu held): it writes c.rwBuf from
+// c.rwOff. Only when the socket is full (EAGAIN) does it arm the write
+// deadline, now+wbound, for the wait that follows; a write that does not
+// block reads no clock and sets no deadline.
+func (c *Conn) rawWrite(fd uintptr) bool {
+	for c.rwOff < len(c.rwBuf) {
+		n, err := syscall.Write(int(fd), c.rwBuf[c.rwOff:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN || err == nil && n == 0:
+			d := time.Now().Add(c.wbound)
+			c.wdl, c.wdlBound = d.UnixNano(), 0
+			_ = c.nc.SetWriteDeadline(d)
+			return false
+		case err != nil:
+			c.rwErr = os.NewSyscallError("write", err)
+			return true
+		}
+		c.rwOff += n
+	}
+	return true
 }

@@ -148,9 +148,35 @@ func (c *Conn) armWrite() {
 }
 
 // ncWrite writes b to the transport under the write bound (wmu held).
+// On a Unix socket with no deadline of the user's, the bound is armed only
+// if the write has to wait (rawWrite), and cleared after.
 func (c *Conn) ncWrite(b []byte) error {
+	if c.rawWriteFn != nil && c.wbound > 0 && c.userWDL.Load() == 0 && !c.userWDLSet.Load() {
+		return c.rawWriteBounded(b)
+	}
 	c.armWrite()
 	_, err := c.nc.Write(b)
+	return err
+}
+
+// rawWriteBounded writes b through rawWrite (wmu held).
+func (c *Conn) rawWriteBounded(b []byte) error {
+	if c.wdl != 0 {
+		// A deadline armed earlier is still on the socket: clear it, or
+		// it would fail this write once it passed.
+		c.wdl, c.wdlBound = 0, 0
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
+	c.rwBuf, c.rwOff, c.rwErr = b, 0, nil
+	err := c.rawc.Write(c.rawWriteFn)
+	if err == nil {
+		err = c.rwErr
+	}
+	c.rwBuf = nil
+	if c.wdl != 0 { // rawWrite had to wait: clear the deadline it armed
+		c.wdl = 0
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
 	return err
 }
 
