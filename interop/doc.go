@@ -33,9 +33,10 @@
 // # Running
 //
 // Install the peers once (Debian, as root: the chromium package when
-// /usr/bin/chromium is missing, and npm ci here):
+// /usr/bin/chromium is missing, and npm ci here); make test does this
+// itself:
 //
-//	bash interop/setup.sh
+//	bash scripts/setup.sh
 //	go test -race ./interop/
 //
 // A missing browser, node or node_modules makes the tests fail with a

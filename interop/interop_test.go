@@ -32,7 +32,7 @@ var smallSizes = []int{0, 125, 126, 64 << 10}
 // skipEnv names the developer opt-out. CI never sets it.
 const skipEnv = "WS_INTEROP_SKIP"
 
-const installHint = "install the interop peers with `bash interop/setup.sh` (Debian, as root), " +
+const installHint = "install the test peers with `bash scripts/setup.sh` (Debian, as root; make test runs it), " +
 	"or set " + skipEnv + "=1 to skip the interop tests on a developer machine (never in CI)"
 
 // phrases are what text payloads are made of; payload.js has the same
