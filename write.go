@@ -1,14 +1,9 @@
-// This file owns the write path: the message slot (slot), the frame lock
-// (wmu), write bounds, write coalescing, vectored writes and control
-// frames.
-//
-// Bounds: every transport write runs under a write deadline (armWrite):
-// WriteTimeout for data, the control-frame bound (controlBound) for pings,
-// pongs, close frames and coalesced frames. Waiting for wmu is bounded the
-// same way (lockFrame): when a bound passes the connection is failed
-// (abort), which closes the transport and so also ends the write that held
-// the lock. Waiting for the message slot ends when the connection closes
-// or the caller's context ends.
+// This file owns the write path: the message slot, the frame lock (wmu),
+// framing, write coalescing, vectored writes and control frames. The
+// bounds on every write (deadlines, the wait for wmu, failing the
+// connection when one passes) are in writebound.go. Waiting for the
+// message slot ends when the connection closes or the caller's context
+// ends.
 
 package websocket
 
@@ -16,8 +11,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -79,127 +72,6 @@ func (c *Conn) writeFrameHeld(fin bool, rsv uint8, op frame.Opcode, p []byte, bo
 	return c.writeFailed(c.writeFrameLocked(fin, rsv, op, p))
 }
 
-// controlBound bounds control frames, coalesced frames and the wait for
-// the frame lock they need: WriteTimeout, or CloseTimeout when data writes
-// are unbounded.
-func (c *Conn) controlBound() time.Duration {
-	if wt := c.writeTimeout(); wt > 0 {
-		return wt
-	}
-	return c.o.closeTimeout
-}
-
-// lockFrame takes wmu, failing the connection if that takes longer than
-// bound (<= 0: wait as long as it takes). A holder only ever blocks on the
-// transport, so failing the connection (closing the transport) frees it.
-func (c *Conn) lockFrame(bound time.Duration) {
-	if c.wmu.TryLock() {
-		return
-	}
-	if bound <= 0 {
-		c.wmu.Lock()
-		return
-	}
-	t := time.AfterFunc(bound, func() { c.abort(ErrWriteTimeout) })
-	c.wmu.Lock()
-	t.Stop()
-}
-
-// armWrite sets the transport's write deadline for a write about to start
-// (wmu held): now+c.wbound, unless SetWriteDeadline set one, which then
-// replaces it for data frames (for control frames the earlier of the two
-// applies). A bound-based deadline is moved only when it changes by more
-// than an eighth of the bound, so back-to-back writes do not reset it
-// every time.
-func (c *Conn) armWrite() {
-	bound := c.wbound
-	u := c.userWDL.Load()
-	if u == 0 && bound > 0 && c.wdlBound == bound && !c.userWDLSet.Load() {
-		// Armed from this bound: keep it while it is still at least
-		// 7/8 of the bound away (the monotonic clock is the cheap one).
-		if left := c.wdlMono - monoNow(); left >= int64(bound-bound/8) && left <= int64(bound) {
-			return
-		}
-	}
-	c.userWDLSet.Store(false)
-	var d time.Time
-	armedBound := bound
-	if bound > 0 {
-		d = time.Now().Add(bound)
-	}
-	if u != 0 {
-		if ut := time.Unix(0, u); !c.wctl || d.IsZero() || ut.Before(d) {
-			d, armedBound = ut, 0
-		}
-	}
-	var dn int64
-	if !d.IsZero() {
-		dn = d.UnixNano()
-	}
-	c.wdlBound = armedBound
-	if armedBound > 0 {
-		c.wdlMono = monoNow() + int64(armedBound)
-	}
-	if dn == c.wdl {
-		return
-	}
-	c.wdl = dn
-	_ = c.nc.SetWriteDeadline(d)
-}
-
-// ncWrite writes b to the transport under the write bound (wmu held).
-// On a Unix socket with no deadline of the user's, the bound is armed only
-// if the write has to wait (rawWrite), and cleared after.
-func (c *Conn) ncWrite(b []byte) error {
-	if c.rawWriteFn != nil && c.wbound > 0 && c.userWDL.Load() == 0 && !c.userWDLSet.Load() {
-		return c.rawWriteBounded(b)
-	}
-	c.armWrite()
-	_, err := c.nc.Write(b)
-	return err
-}
-
-// rawWriteBounded writes b through rawWrite (wmu held).
-func (c *Conn) rawWriteBounded(b []byte) error {
-	if c.wdl != 0 {
-		// A deadline armed earlier is still on the socket: clear it, or
-		// it would fail this write once it passed.
-		c.wdl, c.wdlBound = 0, 0
-		_ = c.nc.SetWriteDeadline(time.Time{})
-	}
-	c.rwBuf, c.rwOff, c.rwErr = b, 0, nil
-	err := c.rawc.Write(c.rawWriteFn)
-	if err == nil {
-		err = c.rwErr
-	}
-	c.rwBuf = nil
-	if c.wdl != 0 { // rawWrite had to wait: clear the deadline it armed
-		c.wdl = 0
-		_ = c.nc.SetWriteDeadline(time.Time{})
-	}
-	return err
-}
-
-// ncWritev writes bufs with one vectored write where the transport has
-// it, under the write bound (wmu held).
-func (c *Conn) ncWritev(bufs net.Buffers) error {
-	c.armWrite()
-	ws := c.writeScratch()
-	ws.bufs = bufs
-	_, err := ws.bufs.WriteTo(c.nc)
-	ws.bufs = nil
-	return err
-}
-
-// writeScratch returns the connection's scratch for large and batched
-// writes, made on first use (wmu held).
-func (c *Conn) writeScratch() *writeScratch {
-	if c.scratch == nil {
-		c.scratch = new(writeScratch)
-	}
-	return c.scratch
-}
-
 // writable reports why nothing more may be written, if so (wmu held).
 func (c *Conn) writable() error {
 	if c.closeSent {
@@ -220,32 +92,6 @@ func (c *Conn) closedErr() error {
 		return err
 	}
 	return ErrClosed
-}
-
-// writeFailed records a write error as the sticky one and returns it (wmu
-// held); nil passes through. A write that passed its deadline fails the
-// connection: the frame may be half written.
-func (c *Conn) writeFailed(err error) error {
-	if err == nil {
-		return nil
-	}
-	closed := false
-	select {
-	case <-c.done:
-		closed = true
-	default:
-	}
-	switch {
-	case closed:
-		err = c.closedErr()
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		err = ErrWriteTimeout
-		c.abort(err)
-	case errors.Is(err, net.ErrClosed):
-		err = ErrClosed
-	}
-	c.werr = err
-	return err
 }
 
 func (c *Conn) writeFrameLocked(fin bool, rsv uint8, op frame.Opcode, p []byte) error {
