@@ -35,14 +35,15 @@
 // # Reading the code
 //
 // A contributor finds the package in this order: conn.go (the Conn type,
-// its state grouped by owner), read.go (frames in: buffering, fragments,
-// UTF-8, limits, control frames), write.go (the message slot, the frame
-// lock, coalescing) and writebound.go (the bound on every write), close.go (failing, the close handshake,
-// lingering), keepalive.go, transport.go (what Conn needs from the
-// connection beneath it), then stream.go and compress.go; websocket.go and
-// dial.go open connections; hub*.go, auth.go and server.go build the
-// ready-made server on top. CONTRIBUTING.md has the layers, which
-// goroutine owns what, and how to run each kind of test.
+// its state grouped by owner), read.go and readbuf.go (frames in:
+// buffering, fragments, UTF-8, limits, control frames), write.go (the
+// message slot, the frame lock, coalescing) and writebound.go (the bound
+// on every write), close.go (failing, the close handshake, lingering),
+// keepalive.go, transport.go (what Conn needs from the connection beneath
+// it), then stream.go and compress.go; websocket.go and dial.go open
+// connections; hub*.go, auth.go and server*.go build the ready-made
+// server on top. CONTRIBUTING.md has the layers, which goroutine owns
+// what, and how to run each kind of test.
 //
 // # Concurrency
 //
