@@ -3,8 +3,6 @@ package interop
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,61 +26,7 @@ func TestBrowserHTTP2(t *testing.T) {
 		return
 	}
 	chromium := chromiumPath(t)
-	endpoints := browserEndpoints()
-	res := newResults()
-	closes := &closeEndpoints{
-		res:          res,
-		serverCode:   4001,
-		serverReason: fill("server says bye ✓", 123),
-		peerCode:     4002,
-		peerReason:   fill("page says bye ✓", 123),
-	}
-
-	done := make(chan struct{})
-	mux := http.NewServeMux()
-	for _, f := range []string{"browser.html", "browser.js", "payload.js"} {
-		path := "/" + f
-		if f == "browser.html" {
-			path = "/page"
-		}
-		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Cache-Control", "no-store")
-			http.ServeFile(w, r, f)
-		})
-	}
-	mux.HandleFunc("GET /config", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"endpoints":    endpoints,
-			"serverCode":   closes.serverCode,
-			"serverReason": closes.serverReason,
-			"peerCode":     closes.peerCode,
-			"peerReason":   closes.peerReason,
-		})
-	})
-	mux.HandleFunc("POST /report", func(w http.ResponseWriter, r *http.Request) {
-		var rep report
-		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err == nil {
-			err = json.Unmarshal(body, &rep)
-		}
-		if err != nil || rep.Case == "" {
-			res.fail("page/bad-report", "bad report %q: %v", body, err)
-		} else {
-			res.add(rep)
-		}
-	})
-	mux.HandleFunc("POST /done", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-done:
-		default:
-			close(done)
-		}
-	})
-	for _, e := range endpoints {
-		mux.HandleFunc(e.Path, func(w http.ResponseWriter, r *http.Request) { e.serve(res, w, r) })
-	}
-	closes.register(mux)
+	endpoints, res, closes, done, mux := browserPage()
 
 	// Every WebSocket request must be an extended CONNECT over HTTP/2.
 	var mu sync.Mutex
