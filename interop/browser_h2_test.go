@@ -49,29 +49,7 @@ func TestBrowserHTTP2(t *testing.T) {
 	defer srv.Close()
 	defer srv.CloseClientConnections()
 
-	var want []string
-	for _, e := range endpoints {
-		want = append(want, "page/"+e.Name+"/open")
-		want = append(want, e.echoCases("page")...)
-		want = append(want, "page/"+e.Name+"/close")
-		want = append(want, e.serverCases()...)
-	}
-	want = append(want, "page/subprotocol", "page/subprotocol-none", "page/server-close", "page/client-close")
-	want = append(want, closes.serverCases()...)
-
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
-	defer cancel()
-	log, dead := startChromium(t, ctx, chromium, srv.URL+"/page", "--ignore-certificate-errors")
-
-	select {
-	case <-done:
-	case <-dead:
-		t.Error("chromium exited before the page finished")
-	case <-ctx.Done():
-		t.Errorf("the page did not finish within %v", browserTimeout)
-	}
-	res.waitFor(want, 5*time.Second, ctx.Done())
-	res.assert(t, want)
+	log := runBrowserPage(t, chromium, srv.URL+"/page", endpoints, res, closes, done, "--ignore-certificate-errors")
 	mu.Lock()
 	// One request per endpoint, plus the four close and subprotocol ones.
 	if min := len(endpoints) + 4; wsRequests < min || len(notH2) > 0 {

@@ -49,30 +49,7 @@ func TestBrowser(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	var want []string
-	for _, e := range endpoints {
-		want = append(want, "page/"+e.Name+"/open")
-		want = append(want, e.echoCases("page")...)
-		want = append(want, "page/"+e.Name+"/close")
-		want = append(want, e.serverCases()...)
-	}
-	want = append(want, "page/subprotocol", "page/subprotocol-none", "page/server-close", "page/client-close")
-	want = append(want, closes.serverCases()...)
-
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
-	defer cancel()
-	log, dead := startChromium(t, ctx, chromium, srv.URL+"/page")
-
-	select {
-	case <-done:
-	case <-dead:
-		t.Error("chromium exited before the page finished")
-	case <-ctx.Done():
-		t.Errorf("the page did not finish within %v", browserTimeout)
-	}
-	// Server-side reports can trail the page's /done by a moment.
-	res.waitFor(want, 5*time.Second, ctx.Done())
-	res.assert(t, want)
+	log := runBrowserPage(t, chromium, srv.URL+"/page", endpoints, res, closes, done)
 	if t.Failed() {
 		t.Logf("chromium output (tail):\n%s", log)
 	}
@@ -206,4 +183,35 @@ func browserPage() (endpoints []*echoEndpoint, res *results, closes *closeEndpoi
 	}
 	closes.register(mux)
 	return endpoints, res, closes, done, mux
+}
+
+// runBrowserPage points Chromium (with extra flags) at url, waits for the
+// page to finish, and asserts every case the page and the server report.
+// It returns Chromium's output for the caller to show on failure.
+func runBrowserPage(t *testing.T, chromium, url string, endpoints []*echoEndpoint, res *results, closes *closeEndpoints, done <-chan struct{}, flags ...string) *tail {
+	t.Helper()
+	var want []string
+	for _, e := range endpoints {
+		want = append(want, "page/"+e.Name+"/open")
+		want = append(want, e.echoCases("page")...)
+		want = append(want, "page/"+e.Name+"/close")
+		want = append(want, e.serverCases()...)
+	}
+	want = append(want, "page/subprotocol", "page/subprotocol-none", "page/server-close", "page/client-close")
+	want = append(want, closes.serverCases()...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	defer cancel()
+	log, dead := startChromium(t, ctx, chromium, url, flags...)
+	select {
+	case <-done:
+	case <-dead:
+		t.Error("chromium exited before the page finished")
+	case <-ctx.Done():
+		t.Errorf("the page did not finish within %v", browserTimeout)
+	}
+	// Server-side reports can trail the page's /done by a moment.
+	res.waitFor(want, 5*time.Second, ctx.Done())
+	res.assert(t, want)
+	return log
 }
