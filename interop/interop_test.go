@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rfc6455/websocket"
+	"github.com/rfc6455/websocket/interop/internal/testpayload"
 )
 
 // echoSizes are the message sizes every echo case covers: empty, the
@@ -35,56 +36,10 @@ const skipEnv = "WS_INTEROP_SKIP"
 const installHint = "install the test peers with `bash scripts/setup.sh` (Debian, as root; make test runs it), " +
 	"or set " + skipEnv + "=1 to skip the interop tests on a developer machine (never in CI)"
 
-// phrases are what text payloads are made of; payload.js has the same
-// table (TestPayloadMatchesJS checks that both agree).
-var phrases = []string{
-	"The quick brown fox jumps over the lazy dog. ",
-	"A WebSocket frame carries a FIN bit, an opcode and a masked payload. ",
-	"héllo wörld, naïve café, ünïcödé façade. ",
-	"жизнь прекрасна, привет из Москвы! ",
-	"Ωμέγα και άλφα, καλημέρα κόσμε. ",
-	"日本語のテキストも送ります。 ",
-	"✓ done → next ⇒ €100 ± 5 ",
-	"😀 emoji 🚀🚀 rockets 🎉 a😀b ",
-	"ping, pong and close are control frames (RFC 6455, section 5.5).\n",
-	"permessage-deflate compresses data frames (RFC 7692). ",
-	"{\"id\": 12345, \"name\": \"Zoë\", \"tags\": [\"α\", \"β\", \"γ\"]}\n",
-	"Lorem ipsum dolor sit amet, consectetur adipiscing elit. ",
-	"Grüße aus Köln; ¿Qué tal? Ça va très bien. ",
-	"ℕ ⊂ ℤ ⊂ ℚ ⊂ ℝ ⊂ ℂ; ∀x ∃y: x < y ",
-	"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\n",
-	"𝄞 music, 𐍈 gothic, 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 fraktur. ",
-}
-
 // payload returns the n-byte test payload of a text or binary message,
-// byte for byte what payload.js's bytes(text, n) returns.
-func payload(text bool, n int) []byte {
-	x := uint32(n) * 2654435761
-	if text {
-		x ^= 0x9e3779b9
-	} else {
-		x ^= 0x85ebca6b
-	}
-	if x == 0 {
-		x = 1
-	}
-	out := make([]byte, 0, n)
-	for len(out) < n {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		if !text {
-			out = append(out, byte(x))
-			continue
-		}
-		p := phrases[x%uint32(len(phrases))]
-		if len(p) > n-len(out) {
-			p = "."
-		}
-		out = append(out, p...)
-	}
-	return out
-}
+// byte for byte what payload.js's bytes(text, n) returns (and what the wasm
+// program computes: both use testpayload).
+func payload(text bool, n int) []byte { return testpayload.Bytes(text, n) }
 
 // fill pads s with "·" (2 bytes) and "." to exactly n bytes of UTF-8:
 // close reasons of the largest size (123 bytes) and ping payloads of the

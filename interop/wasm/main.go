@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rfc6455/websocket"
+	"github.com/rfc6455/websocket/interop/internal/testpayload"
 )
 
 // caseTimeout bounds each case.
@@ -113,7 +114,7 @@ func echo(e endpoint) {
 		}
 		for _, n := range e.Sizes {
 			name := fmt.Sprintf("wasm/%s/%s/%d", e.Name, mt, n)
-			p := payload(text, n)
+			p := testpayload.Bytes(text, n)
 			var gt websocket.MessageType
 			var got []byte
 			if text {
@@ -155,7 +156,7 @@ func stream(e endpoint) {
 		}
 		for _, n := range e.Sizes {
 			name := fmt.Sprintf("wasm/%s/%s/%d", e.Name, mt, n)
-			p := payload(text, n)
+			p := testpayload.Bytes(text, n)
 			err := writePieces(c, mt, p)
 			var gt websocket.MessageType
 			var got []byte

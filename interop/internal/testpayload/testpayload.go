@@ -1,11 +1,12 @@
-//go:build js && wasm
+// Package testpayload computes the deterministic payloads the interop
+// tests send: the same bytes in the Go tests, in the wasm program and in
+// payload.js, so each end checks what it receives without being told what
+// was sent.
+package testpayload
 
-package main
-
-// phrases are what text payloads are made of: a copy of interop_test.go's
-// table (the server checks every message it gets against its own payload,
-// so the two cannot drift apart unnoticed).
-var phrases = []string{
+// Phrases are what text payloads are made of; payload.js has the same
+// table (interop's TestPayloadMatchesJS checks that both agree).
+var Phrases = []string{
 	"The quick brown fox jumps over the lazy dog. ",
 	"A WebSocket frame carries a FIN bit, an opcode and a masked payload. ",
 	"héllo wörld, naïve café, ünïcödé façade. ",
@@ -24,9 +25,9 @@ var phrases = []string{
 	"𝄞 music, 𐍈 gothic, 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 fraktur. ",
 }
 
-// payload returns the n-byte test payload of a text or binary message,
+// Bytes returns the n-byte test payload of a text or binary message,
 // byte for byte what payload.js's bytes(text, n) returns.
-func payload(text bool, n int) []byte {
+func Bytes(text bool, n int) []byte {
 	x := uint32(n) * 2654435761
 	if text {
 		x ^= 0x9e3779b9
@@ -45,7 +46,7 @@ func payload(text bool, n int) []byte {
 			out = append(out, byte(x))
 			continue
 		}
-		p := phrases[x%uint32(len(phrases))]
+		p := Phrases[x%uint32(len(Phrases))]
 		if len(p) > n-len(out) {
 			p = "."
 		}
