@@ -92,7 +92,7 @@ type writeState struct {
 	wbound      time.Duration                 // wmu: the bound of the write under way
 	rwBuf       []byte                        // wmu: what rawWrite writes
 	rwOff       int                           // wmu: how much of it is written
-	rwErr       error                         // wmu: rawWrite\'s error
+	rwErr       error                         // wmu: rawWrite's error
 	wctl        bool                          // wmu: the write under way carries a control frame
 	userWDL     atomic.Int64                  // SetWriteDeadline's deadline (Unix ns), 0: none
 	userWDLSet  atomic.Bool                   // SetWriteDeadline was called since the last re-arm

@@ -8,6 +8,3 @@ package websocket
 // useIdleWait leaves rawc unset: fill reads into a pooled buffer, and
 // writes arm their deadline with the clock (armWrite).
 func (c *Conn) useIdleWait() {}
-
-// rawWrite is never called where useIdleWait sets nothing.
-func (c *Conn) rawWrite(fd uintptr) bool { return true }
