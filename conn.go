@@ -38,6 +38,7 @@ type Conn struct {
 	subprotocol string
 	negotiated  *handshake.Deflate // nil: no compression
 	writev      bool               // nc supports vectored writes
+	rawSock     bool               // rawc is a socket's: fill takes the buffer its callback reads into
 
 	readState
 	writeState

@@ -55,7 +55,17 @@ func (c *Conn) fill(need int) error {
 		var n int
 		var err error
 		if c.pooledBuf == nil && c.rawc != nil {
-			// Idle: wait for input holding no buffer.
+			// Idle: wait for input holding no buffer. A socket's callback
+			// reads into a buffer taken here and gives it back before the
+			// wait; woken, it returns without one and the loop takes
+			// another here. Taking it here, not in the callback, keeps the
+			// deepest point of the wait shallow: an idle connection's
+			// goroutine then keeps the smallest stack (2 KiB) whenever the
+			// caller's own frames above ReadMessage stay small (see
+			// internal/idlemem).
+			if c.rawSock {
+				c.takeBuf(0)
+			}
 			c.beforeBlock()
 			c.rawErr = nil
 			if err = c.rawc.Read(c.rawFn); err == nil {

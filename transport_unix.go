@@ -18,16 +18,18 @@ import (
 func (c *Conn) useIdleWait() {
 	if sc, ok := c.nc.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
-			c.rawc, c.rawFn, c.rawWriteFn = rc, c.rawRead, c.rawWrite
+			c.rawc, c.rawFn, c.rawWriteFn, c.rawSock = rc, c.rawRead, c.rawWrite, true
 		}
 	}
 }
 
-// rawRead runs inside rawc.Read: it reads what the socket has into a
-// pooled buffer, or gives the buffer back and asks to wait (EAGAIN).
+// rawRead runs inside rawc.Read with the pooled buffer fill took: it
+// reads what the socket has, or gives the buffer back and asks to wait
+// (EAGAIN). Woken without a buffer, it returns at once so that fill takes
+// one on its own, shallower, frame.
 func (c *Conn) rawRead(fd uintptr) bool {
 	if c.pooledBuf == nil {
-		c.takeBuf(0)
+		return true
 	}
 	for {
 		n, err := syscall.Read(int(fd), c.rbuf[c.rw:])
