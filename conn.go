@@ -31,14 +31,16 @@ import (
 // connection. So some goroutine must keep reading for those to happen.
 type Conn struct {
 	// Fixed at construction; read by every goroutine.
+	// (Fields are ordered to leave no padding: the Conn is most of what
+	// an idle connection holds on the heap.)
 	nc          net.Conn // the transport (see transport.go)
-	role        Role
-	recvRole    frame.Role
 	o           resolved
 	subprotocol string
 	negotiated  *handshake.Deflate // nil: no compression
-	writev      bool               // nc supports vectored writes
-	rawSock     bool               // rawc is a socket's: fill takes the buffer its callback reads into
+	role        Role
+	recvRole    frame.Role
+	writev      bool // nc supports vectored writes
+	rawSock     bool // rawc is a socket's: fill takes the buffer its callback reads into
 
 	readState
 	writeState
@@ -60,23 +62,34 @@ type readState struct {
 	hdr        frame.Header
 	remain     int64 // unread payload bytes of the current frame
 	maskPos    int
-	inMsg      bool // a data message is being read
-	msgText    bool
-	msgComp    bool
 	msgRead    int64 // payload bytes of the message so far (inflated when compressed)
 	msgRaw     int64 // raw payload bytes of a compressed message so far
-	msgDone    bool  // the final frame's payload has been read
 	readLimit  int64
-	utf8       frame.UTF8
 	readErr    error
 	dec        *deflate.Decoder
-	raw        rawReader
+	hnd        *readHandlers // the Set*Handler handlers, made by the first of them
+	utf8       frame.UTF8
+	inMsg      bool    // a data message is being read
+	msgText    bool    // (of the message being read)
+	msgComp    bool    // (of the message being read)
+	msgDone    bool    // the final frame's payload has been read
 	probe      [1]byte // ReadMessage's end-of-message probe
-	reader     messageReader
+}
 
-	pingHandler  func(data []byte)
-	pongHandler  func(data []byte)
-	closeHandler func(code int, text string) error
+// readHandlers are the handlers SetPingHandler, SetPongHandler and
+// SetCloseHandler set; a connection that sets none holds none.
+type readHandlers struct {
+	ping  func(data []byte)
+	pong  func(data []byte)
+	close func(code int, text string) error
+}
+
+// handlers returns c's handlers, made on first use.
+func (c *Conn) handlers() *readHandlers {
+	if c.hnd == nil {
+		c.hnd = new(readHandlers)
+	}
+	return c.hnd
 }
 
 // writeState is the write side (write.go, compress.go, stream.go,
@@ -91,23 +104,22 @@ type writeState struct {
 	wdlMono     int64                         // wmu: the same deadline on the monotonic clock (monoNow), when armed from a bound
 	wdlBound    time.Duration                 // wmu: the bound it was armed from (0: a user deadline or none)
 	wbound      time.Duration                 // wmu: the bound of the write under way
-	rwBuf       []byte                        // wmu: what rawWrite writes
-	rwOff       int                           // wmu: how much of it is written
+	rwBuf       []byte                        // wmu: what rawWrite has still to write
 	rwErr       error                         // wmu: rawWrite's error
-	wctl        bool                          // wmu: the write under way carries a control frame
 	userWDL     atomic.Int64                  // SetWriteDeadline's deadline (Unix ns), 0: none
-	userWDLSet  atomic.Bool                   // SetWriteDeadline was called since the last re-arm
-	closeSent   bool                          // wmu
 	werr        error                         // wmu
 	scratch     *writeScratch                 // wmu: made at the first large or batched write
 	pend        *[]byte                       // wmu: frames waiting to be written together
-	pendCtl     bool                          // wmu: pend holds a control frame
-	pendFlag    atomic.Bool                   // pend holds frames
-	moreInput   atomic.Bool                   // the reader has input buffered beyond the last message
 	flushTimer  *time.Timer                   // wmu
 	enc         *deflate.Encoder              // slot
+	userWDLSet  atomic.Bool                   // SetWriteDeadline was called since the last re-arm
+	pendFlag    atomic.Bool                   // pend holds frames
+	moreInput   atomic.Bool                   // the reader has input buffered beyond the last message
+	wctl        bool                          // wmu: the write under way carries a control frame
+	closeSent   bool                          // wmu
+	pendCtl     bool                          // wmu: pend holds a control frame
 	encReleased bool                          // slot: closed, enc given back
-	writer      messageWriter                 // slot; its own mu for its handle's calls
+	writer      atomic.Pointer[messageWriter] // NextWriter's state, made by the first (msgWriter)
 	writerGen   atomic.Uint64
 	noCompress  atomic.Bool
 	compLevel   atomic.Int32 // SetCompressionLevel's level + compLevelSet; 0: Options'
@@ -128,7 +140,7 @@ type closeState struct {
 	cause     atomic.Pointer[error] // why the connection was failed locally, set before nc is closed
 	closeRecv atomic.Bool
 	lingering atomic.Bool // finishClose started lingerClose
-	peerClose CloseError  // set before closeRecv
+	peerClose *CloseError // set before closeRecv
 	done      chan struct{}
 	closeOnce sync.Once
 }
@@ -138,8 +150,7 @@ type closeState struct {
 type kaState struct {
 	lastRead atomic.Int64 // when a byte last arrived (monoNow)
 	ka       *time.Timer
-	kaPinged bool  // kaMu: a ping is out and unanswered
-	kaPingAt int64 // kaMu: when it went out (monoNow)
+	kaPingAt int64 // kaMu: when the ping that is out and unanswered went out (monoNow, at least 1); 0: none
 	kaMu     sync.Mutex
 
 	// Plumego compatibility (plumego.go): SetMetadata's map and
@@ -177,9 +188,6 @@ func newConn(nc net.Conn, role Role, o resolved, subprotocol string, negotiated 
 		c.takeBuf(len(pending))
 		c.rw = copy(c.rbuf, pending)
 	}
-	c.reader.c = c
-	c.raw.c = c
-	c.writer.c = c
 	if o.pingInterval > 0 {
 		c.lastRead.Store(monoNow())
 		c.kaMu.Lock()
@@ -246,12 +254,12 @@ func (c *Conn) SetWriteDeadline(t time.Time) error {
 // SetPingHandler sets a function called (from the reading goroutine) with
 // the payload of each ping received, after the pong was sent. The slice is
 // only valid during the call. Set it before reading starts.
-func (c *Conn) SetPingHandler(h func(data []byte)) { c.pingHandler = h }
+func (c *Conn) SetPingHandler(h func(data []byte)) { c.handlers().ping = h }
 
 // SetPongHandler sets a function called (from the reading goroutine) with
 // the payload of each pong received. The slice is only valid during the
 // call. Set it before reading starts.
-func (c *Conn) SetPongHandler(h func(data []byte)) { c.pongHandler = h }
+func (c *Conn) SetPongHandler(h func(data []byte)) { c.handlers().pong = h }
 
 // SetCloseHandler sets a function called (from the reading goroutine)
 // when the peer's close frame arrives, with its code (1005,
@@ -262,7 +270,7 @@ func (c *Conn) SetPongHandler(h func(data []byte)) { c.pongHandler = h }
 // error when it returns one (then every later read returns that error).
 // The signature is gorilla's; set it before reading starts, nil restores
 // the default (nothing but the echo).
-func (c *Conn) SetCloseHandler(h func(code int, text string) error) { c.closeHandler = h }
+func (c *Conn) SetCloseHandler(h func(code int, text string) error) { c.handlers().close = h }
 
 // Done returns a channel closed once the underlying connection is closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }

@@ -35,11 +35,11 @@ func (c *Conn) keepalive() {
 	}
 	now := monoNow()
 	last := c.lastRead.Load()
-	if c.kaPinged && last > c.kaPingAt {
-		c.kaPinged = false // the peer spoke after our ping
+	if c.kaPingAt != 0 && last > c.kaPingAt {
+		c.kaPingAt = 0 // the peer spoke after our ping
 	}
 	interval, pongTimeout := c.o.pingInterval, c.o.pongTimeout
-	if c.kaPinged {
+	if c.kaPingAt != 0 {
 		if wait := time.Duration(c.kaPingAt + int64(pongTimeout) - now); wait > 0 {
 			c.ka.Reset(wait)
 			c.kaMu.Unlock()
@@ -57,7 +57,7 @@ func (c *Conn) keepalive() {
 		c.kaMu.Unlock()
 		return
 	}
-	c.kaPinged, c.kaPingAt = true, now
+	c.kaPingAt = max(now, 1)
 	c.ka.Reset(pongTimeout)
 	c.kaMu.Unlock()
 	// Outside kaMu: the ping may wait for a frame in flight, bounded by

@@ -173,12 +173,12 @@ func (c *Conn) handleControl() error {
 		if err := c.writeControl(frame.OpPong, p); err != nil && err != ErrCloseSent {
 			return c.readFailed(err)
 		}
-		if c.pingHandler != nil {
-			c.pingHandler(p)
+		if c.hnd != nil && c.hnd.ping != nil {
+			c.hnd.ping(p)
 		}
 	case frame.OpPong:
-		if c.pongHandler != nil {
-			c.pongHandler(p)
+		if c.hnd != nil && c.hnd.pong != nil {
+			c.hnd.pong(p)
 		}
 	case frame.OpClose:
 		code, reason, err := frame.ParseClose(p)
@@ -188,15 +188,16 @@ func (c *Conn) handleControl() error {
 			}
 			return c.fail(CloseProtocolError, ErrProtocol, err)
 		}
-		c.peerClose = CloseError{Code: code, Reason: string(reason)}
+		c.peerClose = &CloseError{Code: code, Reason: string(reason)}
 		c.closeRecv.Store(true)
 		// Echo the code (RFC 6455 5.5.1); an empty close (1005) is echoed
 		// empty, which AppendClose does for CloseNoStatusReceived.
 		_ = c.writeClose(code, "")
-		ce := c.peerClose
+		ce := *c.peerClose
 		c.readErr = &ce
 		c.finishClose()
-		if h := c.closeHandler; h != nil {
+		if c.hnd != nil && c.hnd.close != nil {
+			h := c.hnd.close
 			if err := h(int(code), ce.Reason); err != nil {
 				c.readErr = err
 			}
@@ -213,7 +214,7 @@ func (c *Conn) readFailed(err error) error {
 		return c.readErr
 	}
 	if c.closeRecv.Load() {
-		ce := c.peerClose
+		ce := *c.peerClose
 		c.readErr = &ce
 		return c.readErr
 	}
@@ -271,7 +272,7 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return mt, &c.reader, nil
+	return mt, (*messageReader)(c), nil
 }
 
 func (c *Conn) nextMessage() (MessageType, error) {
@@ -295,7 +296,7 @@ func (c *Conn) nextMessage() (MessageType, error) {
 			}
 			c.dec = deflate.NewDecoder(peerBits, !peerNoCtx)
 		}
-		c.dec.Reset(&c.raw)
+		c.dec.Reset((*rawReader)(c))
 	}
 	if c.hdr.Opcode == frame.OpText {
 		return TextMessage, nil

@@ -11,17 +11,17 @@ import (
 	"github.com/rfc6455/websocket/frame"
 )
 
-// messageReader is the io.Reader NextReader returns. There is one per
-// connection, so reading a message costs no allocation; it reads whatever
-// message is current, which is why it is only valid until the next call to
-// NextReader or ReadMessage.
-type messageReader struct{ c *Conn }
+// messageReader is the io.Reader NextReader returns: the connection
+// itself under another method set, so reading a message costs no
+// allocation and no field; it reads whatever message is current, which is
+// why it is only valid until the next call to NextReader or ReadMessage.
+type messageReader Conn
 
 // Read reads the message's payload (inflated when compressed); io.EOF at
 // its end. Text is checked as it arrives: invalid UTF-8 fails the
 // connection at the first impossible byte.
 func (r *messageReader) Read(p []byte) (int, error) {
-	c := r.c
+	c := (*Conn)(r)
 	if err := c.beginRead(); err != nil {
 		return 0, err
 	}
@@ -36,10 +36,11 @@ func (r *messageReader) Read(p []byte) (int, error) {
 }
 
 // rawReader yields the raw payload of the current message across its
-// frames: the decompressor's source.
-type rawReader struct{ c *Conn }
+// frames: the decompressor's source (the connection itself, as for
+// messageReader).
+type rawReader Conn
 
-func (r *rawReader) Read(p []byte) (int, error) { return r.c.readRaw(p) }
+func (r *rawReader) Read(p []byte) (int, error) { return (*Conn)(r).readRaw(p) }
 
 // messageWriter streams one message as fragments of WriteBufferSize. Its
 // mu serializes the calls on its handle with NextWriter closing it.
@@ -76,7 +77,9 @@ type msgWriterHandle struct {
 // wait for the message under way, from several. NextWriter returns at once
 // with the connection's error once it is closed or a close frame was sent.
 func (c *Conn) NextWriter(mt MessageType) (io.WriteCloser, error) {
-	c.writer.closeOpen()
+	if w := c.writer.Load(); w != nil {
+		w.closeOpen()
+	}
 	return c.nextWriter(nil, mt, true)
 }
 
@@ -88,7 +91,7 @@ func (c *Conn) nextWriter(ctx context.Context, mt MessageType, public bool) (io.
 	if err != nil {
 		return nil, err
 	}
-	w := &c.writer
+	w := c.msgWriter()
 	if err := c.acquireSlot(ctx); err != nil {
 		return nil, err
 	}
@@ -115,6 +118,19 @@ func (c *Conn) nextWriter(ctx context.Context, mt MessageType, public bool) (io.
 	w.bp = getWriteBuf(c.o.writeBufSize)
 	w.open, w.public = true, public
 	return &msgWriterHandle{w: w, gen: c.writerGen.Add(1)}, nil
+}
+
+// msgWriter returns c's message writer state, made on first use: a
+// connection that never streams a message holds none.
+func (c *Conn) msgWriter() *messageWriter {
+	if w := c.writer.Load(); w != nil {
+		return w
+	}
+	w := &messageWriter{c: c}
+	if c.writer.CompareAndSwap(nil, w) {
+		return w
+	}
+	return c.writer.Load()
 }
 
 // valid reports whether h is the open writer (w.mu held).

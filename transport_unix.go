@@ -51,13 +51,13 @@ func (c *Conn) rawRead(fd uintptr) bool {
 	}
 }
 
-// rawWrite runs inside rawc.Write (wmu held): it writes c.rwBuf from
-// c.rwOff. Only when the socket is full (EAGAIN) does it arm the write
+// rawWrite runs inside rawc.Write (wmu held): it writes c.rwBuf,
+// consuming it. Only when the socket is full (EAGAIN) does it arm the write
 // deadline, now+wbound, for the wait that follows; a write that does not
 // block reads no clock and sets no deadline.
 func (c *Conn) rawWrite(fd uintptr) bool {
-	for c.rwOff < len(c.rwBuf) {
-		n, err := syscall.Write(int(fd), c.rwBuf[c.rwOff:])
+	for len(c.rwBuf) > 0 {
+		n, err := syscall.Write(int(fd), c.rwBuf)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -70,7 +70,7 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 			c.rwErr = os.NewSyscallError("write", err)
 			return true
 		}
-		c.rwOff += n
+		c.rwBuf = c.rwBuf[n:]
 	}
 	return true
 }

@@ -101,7 +101,7 @@ func (c *Conn) rawWriteBounded(b []byte) error {
 		c.wdl, c.wdlBound = 0, 0
 		_ = c.nc.SetWriteDeadline(time.Time{})
 	}
-	c.rwBuf, c.rwOff, c.rwErr = b, 0, nil
+	c.rwBuf, c.rwErr = b, nil
 	err := c.rawc.Write(c.rawWriteFn)
 	if err == nil {
 		err = c.rwErr
