@@ -28,7 +28,7 @@ vet:
 # vet every package, tests included, with GOOS/GOARCH set, for the root
 # module and the nested modules make test runs. (bench/ is a Linux harness
 # and is not cross-compiled.)
-CROSS        ?= linux/amd64 linux/arm64 darwin/arm64 windows/amd64 freebsd/amd64 js/wasm
+CROSS        ?= linux/amd64 linux/arm64 linux/386 darwin/arm64 windows/amd64 freebsd/amd64 openbsd/amd64 js/wasm
 CROSSMODULES ?= . adapters/nats adapters/redis examples/cluster h2test
 cross:
 	@set -e; for p in $(CROSS); do \

@@ -381,7 +381,7 @@ func FuzzSimpleHS256TokenAuth(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	good, _ := a.Sign(map[string]any{"sub": "u", "exp": 4102444800, "nbf": 0})
+	good, _ := a.Sign(map[string]any{"sub": "u", "exp": int64(4102444800), "nbf": 0})
 	hs256 := authEnc(map[string]any{"alg": "HS256"})
 	for _, s := range []string{
 		good, "", ".", "..", "a.b.c", good + ".", good[:len(good)-1],

@@ -1,6 +1,9 @@
 package deflate
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // Tokens are what the matcher produces for one block: a literal byte is
 // the byte itself; a match is matchFlag | (length-3)<<16 | (distance-1).
@@ -121,7 +124,7 @@ func (b *blockWork) writeBlock(w *bitWriter, raw []byte) {
 		dynBits += int(f) * int(b.dist.len[s])
 	}
 
-	storedBits := 1 << 62
+	storedBits := math.MaxInt // not an option: never the smallest
 	if raw != nil && len(raw) <= 0xffff {
 		pad := (8 - (w.nbits+3)%8) % 8
 		storedBits = 3 + int(pad) + 32 + 8*len(raw)
