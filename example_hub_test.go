@@ -110,6 +110,56 @@ func ExampleHub() {
 	// members: 2 rooms: 1
 }
 
+// A broadcaster fed by a channel sends, in one call, every message its
+// input already holds: each member's writer is woken once for them all and
+// writes them with one system call.
+func ExampleHub_BroadcastAllPreparedMessages() {
+	hub := websocket.NewHub(0, 0)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		websocket.ServeWSWithConfig(w, r, websocket.ServerConfig{
+			Hub:                  hub,
+			AllowUnauthenticated: true, // for the example only
+		})
+	}))
+	defer hs.Close()
+	c, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(hs.URL, "http")+"/?room=ticker", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	for hub.GetActiveConnectionCount() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+
+	input := make(chan string, 16)
+	for _, s := range []string{"AAPL 1", "MSFT 2", "GOOG 3"} {
+		input <- s
+	}
+	close(input)
+	var batch []*websocket.PreparedMessage
+	for s := range input {
+		pm, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(s))
+		if err != nil {
+			log.Fatal(err)
+		}
+		batch = append(batch, pm)
+		if len(input) > 0 {
+			continue // more is waiting: take it too
+		}
+		fmt.Printf("%+v\n", hub.BroadcastAllPreparedMessages(batch...))
+		batch = batch[:0]
+	}
+	for range 3 {
+		_, msg, _ := c.ReadMessage()
+		fmt.Println(string(msg))
+	}
+	// Output:
+	// {Attempted:3 Enqueued:3 Dropped:0 Closed:0 Skipped:0 Stopped:false Invalid:false}
+	// AAPL 1
+	// MSFT 2
+	// GOOG 3
+}
+
 func ExampleSimpleHS256TokenAuth() {
 	auth, err := websocket.NewSimpleHS256TokenAuth([]byte("an example secret of 32+ bytes!!"))
 	if err != nil {

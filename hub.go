@@ -205,10 +205,13 @@ func hubLimit(name string, v, def int) (int, error) {
 // reach every member in the order they were queued. A broadcast starts
 // or wakes the writers it needs only once it has queued the message for
 // every target, so a writer often finds the messages that follow
-// already queued and writes them together. Messages broadcast one after
-// another from one goroutine therefore arrive in that order everywhere;
-// broadcasts made concurrently from several goroutines have no order
-// between them.
+// already queued and writes them together. A broadcaster that holds
+// several messages at once (its input had them buffered) does better with
+// BroadcastAllPreparedMessages or BroadcastPreparedMessages: each member
+// is then locked, woken and written to once for all of them. Messages
+// broadcast one after another from one goroutine arrive in that order
+// everywhere; broadcasts made concurrently from several goroutines have
+// no order between them.
 //
 // Memory stays bounded whatever the peers do: at most SendQueueSize
 // messages wait per member, a write that blocks longer than WriteTimeout

@@ -156,6 +156,46 @@ func (h *Hub) BroadcastAllPrepared(pm *PreparedMessage) BroadcastResult {
 	return h.fanOut(*snap, pm)
 }
 
+// BroadcastPreparedMessages is BroadcastPrepared for several messages at
+// once: each member of room gets pms in order, and every count of the
+// result is of (member, message) pairs (Attempted is the number of
+// members times len(pms)). It is for a broadcaster that has several
+// messages at hand, such as all those its input has buffered: each
+// member's queue is locked once for all of them, and its writer is woken
+// once and writes them together, where broadcasting them one by one could
+// wake it, and make it write, once for each. With SendBlock, the whole
+// call waits at most one send timeout. A nil message makes the result
+// Invalid, with nothing attempted.
+func (h *Hub) BroadcastPreparedMessages(room string, pms ...*PreparedMessage) BroadcastResult {
+	return h.broadcastBatch(room, false, pms)
+}
+
+// BroadcastAllPreparedMessages is BroadcastPreparedMessages to every
+// member of the hub, each once whatever the number of rooms it is in.
+func (h *Hub) BroadcastAllPreparedMessages(pms ...*PreparedMessage) BroadcastResult {
+	return h.broadcastBatch("", true, pms)
+}
+
+func (h *Hub) broadcastBatch(room string, all bool, pms []*PreparedMessage) BroadcastResult {
+	if h.stopFlag.Load() {
+		return BroadcastResult{Stopped: true}
+	}
+	for _, pm := range pms {
+		if pm == nil {
+			return BroadcastResult{Invalid: true}
+		}
+	}
+	if len(pms) == 0 {
+		return BroadcastResult{}
+	}
+	for _, pm := range pms {
+		h.relayPublish(room, all, pm)
+	}
+	snap := h.snapshot(room, all)
+	defer h.putSnapshot(snap)
+	return h.fanOutBatch(*snap, pms)
+}
+
 // Send queues a message for member c alone, in order with the broadcasts
 // it receives, under the same send policy. It returns nil once the
 // message is queued, or ErrNotMember, ErrHubStopped, ErrBadMessageType,
@@ -189,15 +229,49 @@ func (h *Hub) Send(c *Conn, mt MessageType, data []byte) error {
 
 // fanOut queues pm for every member of ms following their policies.
 func (h *Hub) fanOut(ms []*hubMember, pm *PreparedMessage) BroadcastResult {
-	res := BroadcastResult{Attempted: len(ms)}
+	one := [1]*PreparedMessage{pm}
+	return h.fanOutBatch(ms, one[:])
+}
+
+// fanOutBatch queues pms, in order, for every member of ms following
+// their policies. A member's mutex is taken once for all of pms when its
+// queue has room, and its writer is started or woken once, after every
+// member has been served. The result counts (member, message) pairs.
+func (h *Hub) fanOutBatch(ms []*hubMember, pms []*PreparedMessage) BroadcastResult {
+	total := len(ms) * len(pms)
+	res := BroadcastResult{Attempted: total}
+	if total == 0 {
+		return res
+	}
 	// Count the messages queued in one go, ahead (writers subtract what
 	// they take, so the gauge never goes below zero), and correct it for
-	// the members that did not take it at the end.
-	h.queued.Add(int64(len(ms)))
-	var waiting []*hubMember        // full members with SendBlock
-	var starts, wakes *[]*hubMember // members whose writer must be started, woken
+	// the members that did not take them at the end.
+	h.queued.Add(int64(total))
+	type waiter struct {
+		m    *hubMember
+		from int // the first message of pms not queued for m
+	}
+	var waiting []waiter // full members with SendBlock
+	var starts *[]*hubMember
+	var wakes *[]chan struct{}
 	for _, m := range ms {
-		r, kick := m.tryEnqueue(pm)
+		m.mu.Lock()
+		i, r, kick := 0, hubQueued, hubNoKick
+		for i < len(pms) {
+			var k int
+			if r, k = m.pushLocked(pms[i]); k != hubNoKick {
+				kick = k
+			}
+			if r != hubQueued {
+				break
+			}
+			i++
+		}
+		var wake chan struct{}
+		if kick == hubWakeKick {
+			wake = m.wake
+		}
+		m.mu.Unlock()
 		switch kick {
 		case hubStartKick:
 			if starts == nil {
@@ -206,27 +280,31 @@ func (h *Hub) fanOut(ms []*hubMember, pm *PreparedMessage) BroadcastResult {
 			*starts = append(*starts, m)
 		case hubWakeKick:
 			if wakes == nil {
-				wakes = h.getMemberSlice()
+				wakes = getWakeSlice()
 			}
-			*wakes = append(*wakes, m)
+			*wakes = append(*wakes, wake)
+		}
+		res.Enqueued += i
+		rest := len(pms) - i
+		if rest == 0 {
+			continue
 		}
 		switch r {
-		case hubQueued:
-			res.Enqueued++
 		case hubGone:
-			res.Skipped++
+			res.Skipped += rest
 		case hubFull:
+			// The queue has no room for pms[i], so none for those after it.
 			switch m.pol.behavior {
 			case SendDrop:
-				res.Dropped++
+				res.Dropped += rest
 			case SendClose:
 				if h.closeSlow(m) {
-					res.Closed++
+					res.Closed += rest
 				} else {
-					res.Skipped++
+					res.Skipped += rest
 				}
 			default:
-				waiting = append(waiting, m)
+				waiting = append(waiting, waiter{m, i})
 			}
 		}
 	}
@@ -237,34 +315,38 @@ func (h *Hub) fanOut(ms []*hubMember, pm *PreparedMessage) BroadcastResult {
 		h.putSnapshot(starts)
 	}
 	if wakes != nil {
-		for _, m := range *wakes {
-			m.kick(hubWakeKick)
+		for _, w := range *wakes {
+			wakeChan(w)
 		}
-		h.putSnapshot(wakes)
+		putWakeSlice(wakes)
 	}
 	if len(waiting) > 0 {
 		// One deadline for the whole broadcast: the longest timeout among
 		// the waiting members' policies.
 		var d time.Duration
-		for _, m := range waiting {
-			d = max(d, m.pol.timeout)
+		for _, w := range waiting {
+			d = max(d, w.m.pol.timeout)
 		}
 		deadline := time.NewTimer(d)
 		expired := false
-		for _, m := range waiting {
-			switch m.enqueueWait(pm, deadline.C, &expired) {
-			case hubQueued:
-				res.Enqueued++
-			case hubGone:
-				res.Skipped++
-			default:
-				res.Dropped++
+		for _, w := range waiting {
+			for i := w.from; i < len(pms); i++ {
+				r := w.m.enqueueWait(pms[i], deadline.C, &expired)
+				if r == hubGone {
+					res.Skipped += len(pms) - i
+					break
+				}
+				if r == hubQueued {
+					res.Enqueued++
+				} else {
+					res.Dropped++
+				}
 			}
 		}
 		deadline.Stop()
 	}
-	if res.Enqueued < len(ms) {
-		h.queued.Add(-int64(len(ms) - res.Enqueued))
+	if res.Enqueued < total {
+		h.queued.Add(-int64(total - res.Enqueued))
 	}
 	h.bAttempted.Add(uint64(res.Attempted))
 	h.bEnqueued.Add(uint64(res.Enqueued))

@@ -125,9 +125,38 @@ func (m *hubMember) kick(kick int) {
 // wakeLocked wakes the lingering writer, if there is one (it then
 // rechecks m's state).
 func (m *hubMember) wakeLocked() {
+	wakeChan(m.wake)
+}
+
+// wakeChan sends a wake-up on a writer's wake channel unless one is
+// pending (nil: no writer, nothing to do). A broadcast takes the channel
+// under m.mu when it ends the writer's lingering (so no other wake-up
+// can be pending) and sends after unlocking: the writer waits on that
+// channel until the wake-up comes, and a channel the writer has given up
+// meanwhile (it can only exit once woken) just keeps the token.
+func wakeChan(w chan struct{}) {
 	select {
-	case m.wake <- struct{}{}: // nil when the writer has exited: no case
+	case w <- struct{}{}: // nil: no case
 	default: // a wake-up is pending already
+	}
+}
+
+// wakePool recycles the wake channel lists of broadcasts.
+var wakePool sync.Pool
+
+func getWakeSlice() *[]chan struct{} {
+	sp, _ := wakePool.Get().(*[]chan struct{})
+	if sp == nil {
+		sp = new([]chan struct{})
+	}
+	return sp
+}
+
+func putWakeSlice(sp *[]chan struct{}) {
+	clear(*sp)
+	if cap(*sp) <= 1<<16 {
+		*sp = (*sp)[:0]
+		wakePool.Put(sp)
 	}
 }
 

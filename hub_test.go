@@ -1132,6 +1132,202 @@ func TestHubSendKeepsOrderWithBroadcasts(t *testing.T) {
 	}
 }
 
+// hubPrepared prepares binary messages carrying sequence numbers from..to-1.
+func hubPrepared(t testing.TB, from, to uint64) []*PreparedMessage {
+	t.Helper()
+	var pms []*PreparedMessage
+	for i := from; i < to; i++ {
+		pm, err := NewPreparedMessage(BinaryMessage, hubPayload(i, 16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pms = append(pms, pm)
+	}
+	return pms
+}
+
+// hubReadSeqs reads n messages from c and returns their sequence numbers.
+func hubReadSeqs(t testing.TB, c *Conn, n int) []uint64 {
+	t.Helper()
+	var got []uint64
+	for range n {
+		_, p, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("read after %v: %v", got, err)
+		}
+		got = append(got, binary.BigEndian.Uint64(p))
+	}
+	return got
+}
+
+func TestHubBroadcastPreparedMessages(t *testing.T) {
+	h := NewHub(0, 0)
+	url := hubServe(t, h, map[string]ServerConfig{"/ws": {}})
+	var inA, inB []*Conn
+	for i := range 5 {
+		if i < 3 {
+			inA = append(inA, hubDial(t, url+"/ws?room=a", nil))
+		} else {
+			inB = append(inB, hubDial(t, url+"/ws?room=b", nil))
+		}
+	}
+	hubWaitMembers(t, h, 5)
+
+	r := h.BroadcastPreparedMessages("a", hubPrepared(t, 0, 10)...)
+	if diff := cmp.Diff(BroadcastResult{Attempted: 30, Enqueued: 30}, r); diff != "" {
+		t.Errorf("room batch (-want +got):\n%s", diff)
+	}
+	// Single broadcasts and batches keep one order per member.
+	h.BroadcastRoom("a", BinaryMessage, hubPayload(10, 16))
+	r = h.BroadcastAllPreparedMessages(hubPrepared(t, 11, 15)...)
+	if diff := cmp.Diff(BroadcastResult{Attempted: 20, Enqueued: 20}, r); diff != "" {
+		t.Errorf("batch to all (-want +got):\n%s", diff)
+	}
+	for _, c := range inA {
+		want := []uint64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+		if diff := cmp.Diff(want, hubReadSeqs(t, c, len(want))); diff != "" {
+			t.Errorf("room a member (-want +got):\n%s", diff)
+		}
+	}
+	for _, c := range inB {
+		want := []uint64{11, 12, 13, 14}
+		if diff := cmp.Diff(want, hubReadSeqs(t, c, len(want))); diff != "" {
+			t.Errorf("room b member (-want +got):\n%s", diff)
+		}
+	}
+	m := hubSettle(t, h)
+	if m.BroadcastAttempted != 53 || m.MessagesOut != 53 {
+		t.Errorf("attempted %d, out %d; want 53, 53", m.BroadcastAttempted, m.MessagesOut)
+	}
+
+	// Nothing, or a nil message: nothing attempted.
+	if r := h.BroadcastAllPreparedMessages(); r != (BroadcastResult{}) {
+		t.Errorf("empty batch: %+v", r)
+	}
+	pms := hubPrepared(t, 15, 17)
+	if r := h.BroadcastPreparedMessages("a", pms[0], nil, pms[1]); r != (BroadcastResult{Invalid: true}) {
+		t.Errorf("batch with a nil message: %+v", r)
+	}
+	if r := h.BroadcastPreparedMessages("nobody", pms...); r != (BroadcastResult{}) {
+		t.Errorf("batch to an empty room: %+v", r)
+	}
+	if m := h.Metrics(); m.BroadcastAttempted != 53 {
+		t.Errorf("attempted %d after refused batches, want 53", m.BroadcastAttempted)
+	}
+	h.Stop()
+	if r := h.BroadcastAllPreparedMessages(pms...); !r.Stopped || r.Attempted != 0 {
+		t.Errorf("batch after Stop: %+v", r)
+	}
+}
+
+// hubPipeMember registers a server Conn over net.Pipe whose peer reads
+// only when the returned function is called (it then reads n frames and
+// returns their sequence numbers): until then the member's writer blocks
+// in its first write.
+func hubPipeMember(t *testing.T, h *Hub) (read func(n int) []uint64, peer *Conn) {
+	t.Helper()
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	if err := h.Register(NewConn(a, RoleServer, nil)); err != nil {
+		t.Fatal(err)
+	}
+	peer = NewConn(b, RoleClient, nil)
+	return func(n int) []uint64 { return hubReadSeqs(t, peer, n) }, peer
+}
+
+// TestHubBatchFullQueue checks the send policies when a batch does not
+// fit in a member's queue: the messages that fit are queued, in order,
+// and the policy applies to the rest.
+func TestHubBatchFullQueue(t *testing.T) {
+	for _, b := range []SendBehavior{SendDrop, SendClose, SendBlock} {
+		t.Run(b.String(), func(t *testing.T) {
+			h, err := NewHubWithConfig(HubConfig{SendQueueSize: 4, SendBehavior: b, SendTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Stop()
+			read, peer := hubPipeMember(t, h)
+			// The member's writer starts after the batch is queued, so
+			// exactly 4 of the 10 messages fit.
+			resc := make(chan BroadcastResult, 1)
+			go func() { resc <- h.BroadcastAllPreparedMessages(hubPrepared(t, 0, 10)...) }()
+			var want BroadcastResult
+			var seqs []uint64
+			switch b {
+			case SendDrop:
+				want = BroadcastResult{Attempted: 10, Enqueued: 4, Dropped: 6}
+				seqs = []uint64{0, 1, 2, 3}
+			case SendClose:
+				want = BroadcastResult{Attempted: 10, Enqueued: 4, Closed: 6}
+				seqs = nil // the queue was discarded; the writer may have taken it first
+			case SendBlock:
+				// The broadcast waits for room while the peer reads.
+				want = BroadcastResult{Attempted: 10, Enqueued: 10}
+				seqs = []uint64{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+			}
+			if b == SendBlock {
+				time.Sleep(20 * time.Millisecond) // the broadcast is waiting
+			}
+			if seqs != nil {
+				if diff := cmp.Diff(seqs, read(len(seqs))); diff != "" {
+					t.Errorf("member got (-want +got):\n%s", diff)
+				}
+			}
+			r := <-resc
+			if diff := cmp.Diff(want, r); diff != "" {
+				t.Errorf("result (-want +got):\n%s", diff)
+			}
+			m := h.Metrics()
+			if b == SendClose {
+				if m.SlowConsumerCloses != 1 || m.BroadcastClosed != 6 || h.GetActiveConnectionCount() != 0 {
+					t.Errorf("after SendClose: %+v", m)
+				}
+				// The peer reads what the writer had taken, then the close.
+				var err error
+				for err == nil {
+					_, _, err = peer.ReadMessage()
+				}
+				peer.CloseNow() // the server waits for the peer to hang up
+				if !IsCloseError(err, SlowConsumerCloseCode) {
+					t.Errorf("peer ended with %v, want %d", err, SlowConsumerCloseCode)
+				}
+				return
+			}
+			m = hubSettle(t, h)
+			if m.BroadcastDropped != uint64(want.Dropped) || m.MessagesOut != uint64(want.Enqueued) {
+				t.Errorf("metrics: %+v", m)
+			}
+		})
+	}
+}
+
+// TestHubBatchSendBlockOneTimeout checks that a batch that finds a member
+// full waits one send timeout in all, not one per message.
+func TestHubBatchSendBlockOneTimeout(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	h, err := NewHubWithConfig(HubConfig{SendQueueSize: 2, SendTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop()
+	read, _ := hubPipeMember(t, h)
+	start := time.Now()
+	r := h.BroadcastAllPreparedMessages(hubPrepared(t, 0, 8)...)
+	took := time.Since(start)
+	// 2 fit; the writer then takes them and blocks writing the first, so
+	// 2 more fit; the last 4 wait one timeout and are dropped.
+	if diff := cmp.Diff(BroadcastResult{Attempted: 8, Enqueued: 4, Dropped: 4}, r); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
+	}
+	if took < timeout || took > 3*timeout {
+		t.Errorf("batch took %v, want about %v", took, timeout)
+	}
+	if diff := cmp.Diff([]uint64{0, 1, 2, 3}, read(4)); diff != "" {
+		t.Errorf("member got (-want +got):\n%s", diff)
+	}
+	hubSettle(t, h)
+}
+
 func TestHubLogger(t *testing.T) {
 	var buf strings.Builder
 	var mu sync.Mutex

@@ -46,13 +46,25 @@ func TestHarness(t *testing.T) {
 		"gws":     {Broadcast},
 		"gobwas":  {EchoLarge, Idle},
 	}
+	type run struct{ lib, bcast string }
+	var runs []run
 	for _, lib := range servers.Libraries {
+		runs = append(runs, run{lib: lib})
+	}
+	// This library's other broadcast mechanisms (the default is "hub").
+	runs = append(runs, run{"ours", "hub-each"}, run{"ours", "loop"})
+	for _, rn := range runs {
+		lib := rn.lib
 		cfg := base
 		cfg.Libs = []string{lib}
 		cfg.Workloads = pairs[lib]
+		if rn.bcast != "" {
+			cfg.Workloads = []string{Broadcast}
+			cfg.OursBroadcast = rn.bcast
+		}
 		rep, err := Run(context.Background(), cfg)
 		if err != nil {
-			t.Fatalf("%s: %v", lib, err)
+			t.Fatalf("%s %s: %v", lib, rn.bcast, err)
 		}
 		for _, r := range rep.Results {
 			if r.Err != nil {

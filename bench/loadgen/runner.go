@@ -73,8 +73,10 @@ type Config struct {
 	// connection, the HTTP handler returns) instead of websocket.Handler.
 	OursDetach bool
 	// OursBroadcast is this library's broadcast mechanism: "hub" (a
-	// websocket.Hub, the default) or "loop" (WritePreparedMessage to each
-	// member in turn).
+	// websocket.Hub, the messages read so far in one
+	// BroadcastAllPreparedMessages call; the default), "hub-each" (the
+	// Hub, one BroadcastAll per message) or "loop" (WritePreparedMessage
+	// to each member in turn).
 	OursBroadcast string
 
 	// Command makes the command that starts a server with the given

@@ -12,10 +12,12 @@ import (
 // Set by Main's -detach flag.
 var detachOurs bool
 
-// oursBroadcast is how the ours server broadcasts: "hub" (a websocket.Hub:
-// members registered, BroadcastAll queues the prepared frame to each
-// member's writer) or "loop" (NewPreparedMessage, then
-// WritePreparedMessage to each member in turn from the control
+// oursBroadcast is how the ours server broadcasts: "hub" (a
+// websocket.Hub: members registered; the control connection's messages
+// are broadcast with BroadcastAllPreparedMessages, all those already read
+// in one call, see oursBroadcastBatches), "hub-each" (the Hub, one
+// BroadcastAll per message as it is read) or "loop" (NewPreparedMessage,
+// then WritePreparedMessage to each member in turn from the control
 // connection's goroutine). Set by Main's -broadcast flag.
 var oursBroadcast = "hub"
 
@@ -36,7 +38,8 @@ func newOurs(st *state) http.Handler {
 	if err != nil {
 		panic(err) // valid by construction
 	}
-	useHub := oursBroadcast == "hub"
+	useHub := oursBroadcast == "hub" || oursBroadcast == "hub-each"
+	hubEach := oursBroadcast == "hub-each"
 
 	// One small function per endpoint, as a service would write them: the
 	// goroutine of an idle connection parks in ReadMessage below the
@@ -73,13 +76,17 @@ func newOurs(st *state) http.Handler {
 		}
 	}
 	control := func(c *websocket.Conn) {
+		if useHub && !hubEach {
+			oursBroadcastBatches(c, hub)
+			return
+		}
 		for {
 			mt, p, err := c.ReadMessage()
 			if err != nil {
 				return
 			}
 			if useHub {
-				hub.BroadcastAll(mt, p)
+				hub.BroadcastAll(mt, p) // hub-each
 				continue
 			}
 			pm, err := websocket.NewPreparedMessage(mt, p)
@@ -120,4 +127,36 @@ func newOurs(st *state) http.Handler {
 	return websocket.Handler(cfg, func(c *websocket.Conn, r *http.Request) {
 		serve(c, endpointOf(r))
 	})
+}
+
+// oursBroadcastBatches broadcasts the control connection's messages as the
+// Hub's documentation suggests for a broadcaster whose input arrives in
+// bursts: one goroutine reads and prepares them, and the broadcaster
+// takes every message already read and broadcasts them with one
+// BroadcastAllPreparedMessages call (each member's writer then writes
+// them together).
+func oursBroadcastBatches(c *websocket.Conn, hub *websocket.Hub) {
+	in := make(chan *websocket.PreparedMessage, 64)
+	go func() {
+		defer close(in)
+		for {
+			mt, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			pm, err := websocket.NewPreparedMessage(mt, p)
+			if err != nil {
+				return
+			}
+			in <- pm
+		}
+	}()
+	batch := make([]*websocket.PreparedMessage, 0, cap(in))
+	for pm := range in {
+		batch = append(batch[:0], pm)
+		for len(batch) < cap(batch) && len(in) > 0 {
+			batch = append(batch, <-in)
+		}
+		hub.BroadcastAllPreparedMessages(batch...)
+	}
 }

@@ -99,12 +99,12 @@ func Main(args []string, out io.Writer) error {
 	exitOnEOF := fs.Bool("exit-on-eof", false, "exit when standard input closes (for a parent process)")
 	fs.BoolVar(&detachOurs, "detach", false, "ours only: serve each connection on its own goroutine and return from the HTTP handler")
 	fs.BoolVar(&deflateOn, "deflate", false, "accept permessage-deflate offers (with context takeover where the library has it)")
-	fs.StringVar(&oursBroadcast, "broadcast", "hub", "ours only: broadcast through a websocket.Hub (hub) or a WritePreparedMessage loop (loop)")
+	fs.StringVar(&oursBroadcast, "broadcast", "hub", "ours only: broadcast through a websocket.Hub, the messages read so far in one call (hub) or one call per message (hub-each), or a WritePreparedMessage loop (loop)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if oursBroadcast != "hub" && oursBroadcast != "loop" {
-		return fmt.Errorf("-broadcast %q: want hub or loop", oursBroadcast)
+	if oursBroadcast != "hub" && oursBroadcast != "hub-each" && oursBroadcast != "loop" {
+		return fmt.Errorf("-broadcast %q: want hub, hub-each or loop", oursBroadcast)
 	}
 	build, ok := builders[*lib]
 	if !ok {

@@ -40,7 +40,7 @@ func main() {
 	winDir := flag.String("window-profile-dir", "", "save a CPU profile of every server's measured window into `dir` (not with -cpuprofile-dir)")
 	memDir := flag.String("memprofile-dir", "", "make every server write a heap profile into `dir` when stopped")
 	detach := flag.Bool("ours-detach", false, "run this library's connections on their own goroutines (HTTP handler returns) instead of websocket.Handler")
-	bcast := flag.String("ours-broadcast", "hub", "this library's broadcast: hub (websocket.Hub) or loop (WritePreparedMessage per member)")
+	bcast := flag.String("ours-broadcast", "hub", "this library's broadcast: hub (websocket.Hub, the messages read so far in one call), hub-each (one call per message) or loop (WritePreparedMessage per member)")
 	quiet := flag.Bool("q", false, "no progress lines on standard error")
 	flag.Parse()
 
