@@ -529,6 +529,10 @@ func idleDeflate(ctx context.Context, e *env, full bool) (measurement, error) {
 	if err := sleepCtx(ctx, e.cfg.IdleSettle); err != nil {
 		return nil, err
 	}
+	cpu2, err := e.srv.cpu() // as idle's: the collections caused included
+	if err != nil {
+		return nil, err
+	}
 	after, err := e.srv.settledRSS()
 	if err != nil {
 		return nil, err
@@ -539,6 +543,7 @@ func idleDeflate(ctx context.Context, e *env, full bool) (measurement, error) {
 		mHandshakes: float64(n) / elapsed.Seconds(),
 		mCPU:        cpu.Seconds(),
 		mCPUPerOp:   us(cpu) / float64(n), // per handshake and echo
+		mCPUSettled: us(cpu2-cpu0) / float64(n),
 	}, nil
 }
 

@@ -61,6 +61,7 @@ var metricDefs = map[string][]metricDef{
 		{mRSSPerConn, "server RSS KiB / conn", fmtDec(1)},
 		{mHandshakes, "handshakes/s", fmtInt},
 		{mCPUPerOp, "server CPU µs / handshake", fmtDec(1)},
+		{mCPUSettled, "server CPU µs / handshake, settled", fmtDec(1)},
 		{mCPU, "server CPU s (handshakes)", fmtDec(2)},
 	},
 	Broadcast: {
@@ -230,7 +231,7 @@ func (r *Report) Markdown(command string) string {
 		"(N.NNx) is the median over runs of value / gorilla's value in the same run. "+
 		"Echo payloads are binary; idle: %d connections; broadcast: %d B to %d members (all in one room), %d broadcasts in flight "+
 		"(a row naming its size uses that size instead). "+
-		"Server CPU is utime+stime of the server process over the measured window (idle: while the handshakes ran).\n\n",
+		"Server CPU is utime+stime of the server process over the measured window (idle: while the handshakes ran; \"settled\": until the server was quiet for the settle time after the last handshake, so including the collections their garbage caused, but not the forced one before the RSS reading).\n\n",
 		cfg.Runs, cfg.Duration, cfg.Warmup, cfg.IdleConns, cfg.BcastSize, cfg.BcastMembers, cfg.BcastInFlight)
 	b.WriteString(r.Table())
 	return b.String()
