@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -222,4 +223,51 @@ func ExampleNewHTTPServer() {
 	srv := websocket.NewHTTPServer("127.0.0.1:8080", mux)
 	go srv.ListenAndServe()
 	defer srv.Shutdown(context.Background())
+}
+
+// A port that serves WebSockets itself, without an http.Server, with the
+// other requests handed to a mux.
+func ExampleUpgradeServer() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	s := &websocket.UpgradeServer{
+		Handler: func(c *websocket.Conn, r *http.Request) {
+			for {
+				mt, p, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if err := c.WriteMessage(mt, p); err != nil {
+					return
+				}
+			}
+		},
+		Fallback: mux,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Shutdown(context.Background())
+
+	c, _, err := websocket.Dial(context.Background(), "ws://"+ln.Addr().String()+"/echo", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.WriteMessage(websocket.TextMessage, []byte("hello"))
+	_, p, _ := c.ReadMessage()
+	fmt.Println(string(p))
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/health")
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(string(body))
+	// Output:
+	// hello
+	// ok
 }

@@ -1,0 +1,273 @@
+package websocket
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startUpgradeServer serves s on a loopback listener (TLS when tlsCfg is
+// set) and returns its address; Serve's result is checked at cleanup.
+func startUpgradeServer(t *testing.T, s *UpgradeServer, tlsCfg *tls.Config) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-errc; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// rawRequest sends head (and extra) on a new connection and returns the
+// response status line and the connection.
+func rawRequest(t *testing.T, addr, head string) (string, *bufio.Reader, net.Conn) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(nc, head); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the status line: %v", err)
+	}
+	return strings.TrimSpace(line), br, nc
+}
+
+const usUpgradeHead = "GET /chat?x=1 HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n"
+
+func TestUpgradeServerEcho(t *testing.T) {
+	checkGoroutines(t)
+	paths := make(chan string, 1)
+	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) {
+		paths <- r.URL.Path + " " + r.URL.RawQuery + " " + fmt.Sprint(r.RemoteAddr != "")
+		connEcho(c, r)
+	}}
+	addr := startUpgradeServer(t, s, nil)
+	c := connDial(t, "ws://"+addr+"/chat?x=1", nil)
+	defer c.CloseNow()
+	for _, n := range []int{5, 0, 125, 126, 65536, 1 << 20} {
+		p := bytes.Repeat([]byte{'a'}, n)
+		if err := c.WriteMessage(BinaryMessage, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, q, err := c.ReadMessage(); err != nil || !bytes.Equal(p, q) {
+			t.Fatalf("echo of %d bytes: %d bytes, %v", n, len(q), err)
+		}
+	}
+	if got := <-paths; got != "/chat x=1 true" {
+		t.Errorf("handler saw %q", got)
+	}
+	if err := c.Close(CloseNormalClosure, ""); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// A client's first frame sent with its request (in the same segment) is
+// read by the connection: the bytes past the head are not lost.
+func TestUpgradeServerPipelinedFrame(t *testing.T) {
+	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) { connEcho(c, r) }}
+	addr := startUpgradeServer(t, s, nil)
+	frame := rpEncode(rpText("first"), true)
+	line, br, _ := rawRequest(t, addr, fmt.Sprintf(usUpgradeHead, addr, "")+string(frame))
+	if line != "HTTP/1.1 101 Switching Protocols" {
+		t.Fatalf("status %q", line)
+	}
+	var head strings.Builder
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == "\r\n" {
+			break
+		}
+		head.WriteString(l)
+	}
+	if !strings.Contains(head.String(), "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") {
+		t.Errorf("response head:\n%s", head.String())
+	}
+	got := make([]byte, 7)
+	if _, err := io.ReadFull(br, got); err != nil || string(got[2:]) != "first" {
+		t.Fatalf("echo %q, %v", got, err)
+	}
+}
+
+func TestUpgradeServerRefusals(t *testing.T) {
+	checkGoroutines(t)
+	ran := make(chan struct{}, 1)
+	s := &UpgradeServer{
+		Handler:           func(c *Conn, r *http.Request) { ran <- struct{}{} },
+		ReadHeaderTimeout: 300 * time.Millisecond,
+		MaxHeaderBytes:    8 << 10,
+	}
+	addr := startUpgradeServer(t, s, nil)
+	cases := []struct {
+		name, head, status, header string
+	}{
+		{"version", strings.Replace(fmt.Sprintf(usUpgradeHead, addr, ""), "Version: 13", "Version: 8", 1),
+			"HTTP/1.1 426 Upgrade Required", "Sec-Websocket-Version: 13"},
+		{"cross origin", fmt.Sprintf(usUpgradeHead, addr, "Origin: http://evil.example\r\n"),
+			"HTTP/1.1 403 Forbidden", ""},
+		{"not an upgrade", "GET / HTTP/1.1\r\nHost: " + addr + "\r\n\r\n",
+			"HTTP/1.1 426 Upgrade Required", "Upgrade: websocket"},
+		{"garbage", "NOT HTTP AT ALL\r\n\r\n", "HTTP/1.1 400 Bad Request", ""},
+		{"head too large", fmt.Sprintf(usUpgradeHead, addr, "X-Big: "+strings.Repeat("b", 9<<10)+"\r\n"),
+			"HTTP/1.1 431 Request Header Fields Too Large", ""},
+		{"body", fmt.Sprintf(usUpgradeHead, addr, "Content-Length: 3\r\n") + "abc",
+			"HTTP/1.1 426 Upgrade Required", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			line, br, _ := rawRequest(t, addr, tc.head)
+			if line != tc.status {
+				t.Fatalf("status %q, want %q", line, tc.status)
+			}
+			rest, _ := io.ReadAll(br) // the server closes after a refusal
+			if tc.header != "" && !strings.Contains(string(rest), tc.header) {
+				t.Errorf("response lacks %q:\n%s", tc.header, rest)
+			}
+		})
+	}
+	select {
+	case <-ran:
+		t.Fatal("the handler ran for a refused request")
+	default:
+	}
+
+	// Slowloris: a head that never ends is cut off at ReadHeaderTimeout.
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n")
+	start := time.Now()
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := nc.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Fatalf("read %d, %v: want the connection closed", n, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("closed after %v, want about ReadHeaderTimeout (300ms)", d)
+	}
+}
+
+// Requests that are not upgrades reach Fallback over the same connection,
+// keep-alive included, and upgrades still work beside them.
+func TestUpgradeServerFallback(t *testing.T) {
+	checkGoroutines(t)
+	s := &UpgradeServer{
+		Handler: func(c *Conn, r *http.Request) { connEcho(c, r) },
+		Fallback: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, body)
+		}),
+	}
+	addr := startUpgradeServer(t, s, nil)
+	tr := &http.Transport{MaxIdleConnsPerHost: 1}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for i, req := range []struct{ method, path, body string }{
+		{"GET", "/stats", ""}, {"POST", "/form", "a=1"}, {"GET", "/again", ""},
+	} {
+		r, _ := http.NewRequest(req.method, "http://"+addr+req.path, strings.NewReader(req.body))
+		resp, err := client.Do(r)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := req.method + " " + req.path + " " + req.body; string(b) != want {
+			t.Errorf("request %d: %q, want %q", i, b, want)
+		}
+	}
+	c := connDial(t, "ws://"+addr+"/", nil)
+	dialEcho(t, c)
+	c.Close(CloseNormalClosure, "")
+}
+
+func TestUpgradeServerTLS(t *testing.T) {
+	ts := httptest.NewTLSServer(http.NotFoundHandler())
+	defer ts.Close()
+	cfg := ts.TLS.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) {
+		if r.TLS == nil {
+			c.Close(CloseInternalServerErr, "no TLS state")
+			return
+		}
+		connEcho(c, r)
+	}}
+	addr := startUpgradeServer(t, s, cfg)
+	pool := ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	c := connDial(t, "wss://"+addr+"/", &DialOptions{TLSConfig: &tls.Config{RootCAs: pool, ServerName: "example.com"}})
+	dialEcho(t, c)
+	c.Close(CloseNormalClosure, "")
+}
+
+// Shutdown stops accepting but leaves upgraded connections to their
+// handlers; a Serve after Shutdown returns at once.
+func TestUpgradeServerShutdown(t *testing.T) {
+	checkGoroutines(t)
+	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) { connEcho(c, r) }}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	c := connDial(t, "ws://"+ln.Addr().String()+"/", nil)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	if err := c.WriteMessage(TextMessage, []byte("still served")); err != nil {
+		t.Fatal(err)
+	}
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "still served" {
+		t.Fatalf("after Shutdown: %q, %v", p, err)
+	}
+	if _, _, err := Dial(context.Background(), "ws://"+ln.Addr().String()+"/", nil); err == nil {
+		t.Fatal("dial after Shutdown succeeded")
+	}
+	ln2, _ := net.Listen("tcp", "127.0.0.1:0")
+	if err := s.Serve(ln2); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve after Shutdown: %v", err)
+	}
+	c.Close(CloseNormalClosure, "")
+	if err := (&UpgradeServer{}).Serve(ln2); err == nil {
+		t.Fatal("Serve without a Handler succeeded")
+	}
+}
