@@ -207,6 +207,8 @@ func libLabel(lib string) string {
 	switch lib {
 	case "ours":
 		return "rfc6455 (ours)"
+	case OursUpgradeServer:
+		return "rfc6455 (ours, UpgradeServer)"
 	case "gorilla":
 		return "gorilla/websocket"
 	case "coder":

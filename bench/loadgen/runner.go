@@ -38,7 +38,7 @@ import (
 
 // Config is a comparison run's settings.
 type Config struct {
-	Libs      []string // libraries, as servers.Libraries names; "gorilla" is the reference
+	Libs      []string // libraries, as servers.Libraries names, or OursUpgradeServer; "gorilla" is the reference
 	Workloads []string // as Workloads names
 	Runs      int      // server runs per library and workload; the table shows medians
 
@@ -187,6 +187,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// OursUpgradeServer is a Libs entry: this library served by a
+// websocket.UpgradeServer on the listener (the server's -serve
+// upgradeserver) instead of an http.Server with websocket.Handler.
+const OursUpgradeServer = "ours-us"
+
 // runOne starts a server, runs one workload against it, stops it.
 func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (res Result) {
 	res = Result{Lib: lib, Workload: workload, Run: run}
@@ -198,13 +203,18 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 		extra = append(extra, "-memprofile", filepath.Join(cfg.MemProfileDir, fmt.Sprintf("%s-%s-run%d.heap", lib, workload, run)))
 	}
 	extra = append(extra, serverArgs(workload)...)
-	if lib == "ours" && cfg.OursDetach {
+	serverLib := lib
+	if lib == OursUpgradeServer {
+		serverLib = "ours"
+		extra = append(extra, "-serve", "upgradeserver")
+	}
+	if serverLib == "ours" && cfg.OursDetach {
 		extra = append(extra, "-detach")
 	}
-	if lib == "ours" && cfg.OursBroadcast != "" {
+	if serverLib == "ours" && cfg.OursBroadcast != "" {
 		extra = append(extra, "-broadcast", cfg.OursBroadcast)
 	}
-	srv, err := startServer(ctx, cfg.Command, lib, extra...)
+	srv, err := startServer(ctx, cfg.Command, serverLib, extra...)
 	if err != nil {
 		res.Err = err
 		return res

@@ -27,6 +27,40 @@ var oursBroadcast = "hub"
 // (or, with -broadcast loop, prepares the frame once with
 // NewPreparedMessage and writes it to each member).
 func newOurs(st *state) http.Handler {
+	cfg, serve := oursParts(st)
+	if detachOurs {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := websocket.Upgrade(w, r, cfg)
+			if err != nil {
+				return
+			}
+			ep := endpointOf(r)
+			go func() {
+				defer c.CloseNow()
+				serve(c, ep)
+			}()
+		})
+	}
+	return websocket.Handler(cfg, func(c *websocket.Conn, r *http.Request) {
+		serve(c, endpointOf(r))
+	})
+}
+
+// oursUpgradeServer is the ours server with -serve upgradeserver: a
+// websocket.UpgradeServer takes the listener, serving the WebSocket
+// endpoints itself and the others (stats, profiles) through fallback.
+func oursUpgradeServer(st *state, fallback http.Handler) *websocket.UpgradeServer {
+	cfg, serve := oursParts(st)
+	return &websocket.UpgradeServer{
+		Config:   cfg,
+		Handler:  func(c *websocket.Conn, r *http.Request) { serve(c, endpointOf(r)) },
+		Fallback: fallback,
+	}
+}
+
+// oursParts is the ours server's configuration and per-connection
+// function.
+func oursParts(st *state) (*websocket.Config, func(*websocket.Conn, endpoint)) {
 	cfg := websocket.DefaultConfig()
 	cfg.ReadLimit = MaxMessage
 	cfg.Compression = oursCompression()
@@ -111,22 +145,7 @@ func newOurs(st *state) http.Handler {
 		}
 	}
 
-	if detachOurs {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := websocket.Upgrade(w, r, cfg)
-			if err != nil {
-				return
-			}
-			ep := endpointOf(r)
-			go func() {
-				defer c.CloseNow()
-				serve(c, ep)
-			}()
-		})
-	}
-	return websocket.Handler(cfg, func(c *websocket.Conn, r *http.Request) {
-		serve(c, endpointOf(r))
-	})
+	return cfg, serve
 }
 
 // oursBroadcastBatches broadcasts the control connection's messages as the

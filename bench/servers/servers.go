@@ -98,6 +98,7 @@ func Main(args []string, out io.Writer) error {
 	memprofile := fs.String("memprofile", "", "write a heap profile to `file` at exit")
 	exitOnEOF := fs.Bool("exit-on-eof", false, "exit when standard input closes (for a parent process)")
 	fs.BoolVar(&detachOurs, "detach", false, "ours only: serve each connection on its own goroutine and return from the HTTP handler")
+	serveMode := fs.String("serve", "http", "ours only: http (an http.Server with websocket.Handler) or upgradeserver (a websocket.UpgradeServer on the listener, the other endpoints through its Fallback)")
 	fs.BoolVar(&deflateOn, "deflate", false, "accept permessage-deflate offers (with context takeover where the library has it)")
 	fs.StringVar(&oursBroadcast, "broadcast", "hub", "ours only: broadcast through a websocket.Hub, the messages read so far in one call (hub) or one call per message (hub-each), or a WritePreparedMessage loop (loop)")
 	if err := fs.Parse(args); err != nil {
@@ -152,7 +153,15 @@ func Main(args []string, out io.Writer) error {
 	}
 	srv := &http.Server{Handler: mux}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	switch {
+	case *serveMode == "upgradeserver" && *lib == "ours":
+		us := oursUpgradeServer(st, mux)
+		go func() { errc <- us.Serve(ln) }()
+	case *serveMode == "http":
+		go func() { errc <- srv.Serve(ln) }()
+	default:
+		return fmt.Errorf("-serve %q: want http, or upgradeserver with -lib ours", *serveMode)
+	}
 	if _, err := fmt.Fprintf(out, "ADDR %s\n", ln.Addr()); err != nil {
 		return err
 	}
