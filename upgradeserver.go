@@ -140,7 +140,16 @@ func (s *UpgradeServer) Serve(ln net.Listener) error {
 			return err
 		}
 		pause = 0
+		// Counted under mu: once Shutdown has set shutdown no handshake
+		// can start, so its Wait never races an Add.
+		s.mu.Lock()
+		if s.shutdown {
+			s.mu.Unlock()
+			nc.Close()
+			return ErrServerClosed
+		}
 		s.inflight.Add(1)
+		s.mu.Unlock()
 		go s.serveConn(nc)
 	}
 }

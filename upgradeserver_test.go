@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -271,3 +272,73 @@ func TestUpgradeServerShutdown(t *testing.T) {
 		t.Fatal("Serve without a Handler succeeded")
 	}
 }
+
+// FuzzUpgradeServerHead feeds arbitrary bytes to UpgradeServer's head
+// reading, parsing and handshake: the answer is a 101 (and the handler
+// runs) or a refusal with a status line, never a panic or a hang (the
+// head read is bounded by ReadHeaderTimeout and MaxHeaderBytes).
+func FuzzUpgradeServerHead(f *testing.F) {
+	const host = "example.com"
+	for _, seed := range []string{
+		fmt.Sprintf(usUpgradeHead, host, ""),
+		fmt.Sprintf(usUpgradeHead, host, "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n") + "\x81\x85abcd",
+		fmt.Sprintf(usUpgradeHead, host, "Origin: http://evil.example\r\n"),
+		fmt.Sprintf(usUpgradeHead, host, "Content-Length: 2\r\n") + "hi",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.0\r\n\r\n",
+		"\r\n\r\n", "GET\r\n\r\n", "GET / HTTP/1.1\nHost: x\n\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X: y\r\n", 200) + "\r\n",
+	} {
+		f.Add([]byte(seed))
+	}
+	s := &UpgradeServer{
+		Handler:           func(c *Conn, r *http.Request) {},
+		ReadHeaderTimeout: time.Second,
+		MaxHeaderBytes:    1 << 10,
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := &fuzzHeadConn{in: bytes.NewReader(in)}
+		s.inflight.Add(1)
+		s.serveConn(c) // returns once the head is answered or the input ends
+		c.mu.Lock()
+		out := bytes.Clone(c.out.Bytes()) // the handler may still be writing
+		c.mu.Unlock()
+		if len(out) > 0 && !bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
+			t.Fatalf("answer %q", out)
+		}
+		if bytes.HasPrefix(out, []byte("HTTP/1.1 101 ")) && !bytes.Contains(in, []byte("\r\n\r\n")) {
+			t.Fatalf("101 without a complete head: %q", in)
+		}
+	})
+}
+
+// fuzzHeadConn is a connection that reads in and then EOF, and keeps what
+// is written to it.
+type fuzzHeadConn struct {
+	in  *bytes.Reader
+	mu  sync.Mutex
+	out bytes.Buffer
+}
+
+func (c *fuzzHeadConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.in.Read(p)
+}
+
+func (c *fuzzHeadConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.Write(p)
+}
+
+func (c *fuzzHeadConn) Close() error { return nil }
+func (c *fuzzHeadConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 80}
+}
+func (c *fuzzHeadConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1234}
+}
+func (c *fuzzHeadConn) SetDeadline(time.Time) error      { return nil }
+func (c *fuzzHeadConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *fuzzHeadConn) SetWriteDeadline(time.Time) error { return nil }
