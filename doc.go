@@ -23,7 +23,18 @@
 //
 // Serve it from an http.Server with a ReadHeaderTimeout (NewHTTPServer
 // makes one): a bare http.ListenAndServe lets clients that send a byte a
-// second hold connections forever.
+// second hold connections forever. A port that mostly serves WebSockets
+// can use an UpgradeServer instead: it answers upgrades on the listener
+// itself, without the buffers an http.Server leaves behind per hijacked
+// connection (half the CPU per handshake when thousands arrive at once),
+// and hands other requests to an http.Handler.
+//
+// An idle connection holds its Conn (608 bytes), the socket, and the
+// goroutine parked in ReadMessage with the runtime's smallest stack, 2
+// KiB, as long as the frames above ReadMessage stay small (a few hundred
+// bytes; a per-connection function with large local arrays, or one
+// function holding every endpoint's locals, costs every idle connection
+// a 4 KiB stack instead). No read buffer is held while waiting on Unix.
 //
 // ReadMessage and WriteMessage handle whole messages. NextReader and
 // NextWriter stream one message as an io.Reader / io.WriteCloser, so that a
@@ -40,8 +51,8 @@
 // message slot, the frame lock, coalescing) and writebound.go (the bound
 // on every write), close.go (failing, the close handshake, lingering),
 // keepalive.go, transport.go (what Conn needs from the connection beneath
-// it), then stream.go and compress.go; websocket.go and dial.go open
-// connections; hub*.go, auth.go and server*.go build the ready-made
+// it), then stream.go and compress.go; websocket.go, upgradeserver.go and dial.go
+// open connections; hub*.go, auth.go and server*.go build the ready-made
 // server on top. CONTRIBUTING.md has the layers, which goroutine owns
 // what, and how to run each kind of test.
 //
