@@ -2043,33 +2043,6 @@ type dflPipeAddr struct{}
 func (dflPipeAddr) Network() string { return "pipe" }
 func (dflPipeAddr) String() string  { return "pipe" }
 
-// dflLoopback returns both ends of a fresh loopback TCP connection.
-func dflLoopback(t *testing.T) (server, client net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- nc
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server = <-accepted
-	if server == nil {
-		t.FailNow()
-	}
-	return server, client
-}
-
 func (c *dflTap) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	c.out = append(c.out, p...)
