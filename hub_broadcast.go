@@ -251,6 +251,10 @@ func (h *Hub) fanOutBatch(ms []*hubMember, pms []*PreparedMessage) BroadcastResu
 		m    *hubMember
 		from int // the first message of pms not queued for m
 	}
+	deferred := len(ms) >= hubDeferMin
+	if deferred {
+		h.beginDeferred()
+	}
 	var waiting []waiter // full members with SendBlock
 	var starts *[]*hubMember
 	var wakes *[]chan struct{}
@@ -308,19 +312,39 @@ func (h *Hub) fanOutBatch(ms []*hubMember, pms []*PreparedMessage) BroadcastResu
 			}
 		}
 	}
-	if starts != nil {
-		for _, m := range *starts {
-			m.kick(hubStartKick)
+	switch {
+	case deferred:
+		var st []*hubMember
+		var wk []chan struct{}
+		if starts != nil {
+			st = *starts
 		}
+		if wakes != nil {
+			wk = *wakes
+		}
+		h.endDeferred(st, wk)
+	default:
+		if starts != nil {
+			for _, m := range *starts {
+				m.kick(hubStartKick)
+			}
+		}
+		if wakes != nil {
+			for _, w := range *wakes {
+				wakeChan(w)
+			}
+		}
+	}
+	if starts != nil {
 		h.putSnapshot(starts)
 	}
 	if wakes != nil {
-		for _, w := range *wakes {
-			wakeChan(w)
-		}
 		putWakeSlice(wakes)
 	}
 	if len(waiting) > 0 {
+		if deferred {
+			h.flushDeferred() // the writers of the full members must run
+		}
 		// One deadline for the whole broadcast: the longest timeout among
 		// the waiting members' policies.
 		var d time.Duration

@@ -402,3 +402,121 @@ func (h *Hub) writeFailed(m *hubMember, err error) {
 	h.log(slog.LevelWarn, "websocket hub: write failed, member removed", "remote", m.c.RemoteAddr(), "err", err)
 	_ = m.c.CloseNow()
 }
+
+// Deferred kicks. A fan-out to at least hubDeferMin members does not start
+// or wake the writers it needs at once: it hands them to the hub, which
+// kicks them hubDeferWait after the last such fan-out ended, unless
+// another began meanwhile. So a burst of broadcasts (the broadcaster's
+// input had several messages) is queued whole before the writers run,
+// and each writer sends the burst with one write. The wait is a runtime
+// timer, which fires up to about a millisecond late when the process is
+// otherwise idle; beside a fan-out to that many members (milliseconds of
+// writes) it is small. No kick waits beyond hubDeferRounds fan-outs or
+// hubDeferAge while fan-outs keep coming.
+const (
+	hubDeferMin    = 1024
+	hubDeferWait   = 50 * time.Microsecond
+	hubDeferRounds = 8
+	hubDeferAge    = 20 * time.Millisecond
+)
+
+// beginDeferred registers a deferring fan-out in progress.
+func (h *Hub) beginDeferred() {
+	h.kickMu.Lock()
+	h.kickFan++
+	h.kickMu.Unlock()
+}
+
+// endDeferred ends a deferring fan-out: it adds the writers the fan-out
+// must start (starts) and wake (wakes) to the pending ones, and kicks them
+// all now if they have waited long enough, or else arms the timer.
+func (h *Hub) endDeferred(starts []*hubMember, wakes []chan struct{}) {
+	h.kickMu.Lock()
+	h.kickFan--
+	now := monoNow()
+	if len(starts)+len(wakes) > 0 {
+		if len(h.kickStarts)+len(h.kickWakes) == 0 {
+			h.kickSince, h.kickRounds = now, 0
+		}
+		h.kickStarts = append(h.kickStarts, starts...)
+		h.kickWakes = append(h.kickWakes, wakes...)
+	}
+	pending := len(h.kickStarts)+len(h.kickWakes) > 0
+	if pending {
+		h.kickRounds++ // fan-outs that ended while kicks were pending
+	}
+	switch {
+	case !pending:
+		h.kickMu.Unlock()
+	case h.stopFlag.Load() || h.kickRounds >= hubDeferRounds || now-h.kickSince >= h.kickAge:
+		// Waited enough, even if fan-outs overlap without end.
+		h.kickPendingLocked()
+	case h.kickFan > 0:
+		// The fan-out in progress decides at its end.
+		h.kickMu.Unlock()
+	default:
+		if h.kickTimer == nil {
+			h.kickTimer = time.AfterFunc(hubDeferWait, h.kickTimerFired)
+		} else {
+			h.kickTimer.Reset(hubDeferWait)
+		}
+		h.kickMu.Unlock()
+	}
+}
+
+// kickTimerFired kicks the pending writers, unless a deferring fan-out is
+// in progress (its end decides).
+func (h *Hub) kickTimerFired() {
+	h.kickMu.Lock()
+	if h.kickFan > 0 {
+		h.kickMu.Unlock()
+		return
+	}
+	h.kickPendingLocked()
+}
+
+// stopDeferred kicks the pending writers (counted in wg, not started yet)
+// and cancels the timer: the hub stops. A fan-out still running kicks its
+// writers at once, having seen stopFlag.
+func (h *Hub) stopDeferred() {
+	h.kickMu.Lock()
+	if h.kickTimer != nil {
+		h.kickTimer.Stop()
+	}
+	h.kickPendingLocked()
+}
+
+// flushDeferred kicks the pending writers now (a broadcast is about to
+// wait for room, or the hub stops).
+func (h *Hub) flushDeferred() {
+	h.kickMu.Lock()
+	h.kickPendingLocked()
+}
+
+// kickPendingLocked takes the pending kicks, unlocks kickMu and kicks
+// them.
+func (h *Hub) kickPendingLocked() {
+	starts, wakes := h.kickStarts, h.kickWakes
+	h.kickStarts, h.kickWakes, h.kickRounds = nil, nil, 0
+	h.kickMu.Unlock()
+	for _, m := range starts {
+		m.kick(hubStartKick)
+	}
+	for _, w := range wakes {
+		wakeChan(w)
+	}
+	if cap(starts)+cap(wakes) == 0 {
+		return
+	}
+	// Keep the lists' memory for the next fan-outs.
+	clear(starts)
+	clear(wakes)
+	h.kickMu.Lock()
+	if h.kickStarts == nil {
+		h.kickStarts = starts[:0]
+	}
+	if h.kickWakes == nil {
+		h.kickWakes = wakes[:0]
+	}
+	h.kickMu.Unlock()
+}

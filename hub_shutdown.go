@@ -39,6 +39,7 @@ func (h *Hub) Stop() {
 	for _, m := range h.stop() {
 		m.shut()
 	}
+	h.stopDeferred()
 	h.wg.Wait()
 	h.stopRetire()
 	h.stopRelay()
@@ -77,6 +78,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			_ = c.Close(CloseGoingAway, "going away")
 		}(m.c)
 	}
+	h.stopDeferred()
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()

@@ -1328,6 +1328,104 @@ func TestHubBatchSendBlockOneTimeout(t *testing.T) {
 	hubSettle(t, h)
 }
 
+// TestHubDeferredKicks checks the writers of a fan-out to hubDeferMin
+// members or more: they are kicked only once no fan-out is in progress
+// (so they find the whole burst queued), never later than hubDeferRounds
+// fan-outs, and Stop kicks those still pending (it does not hang on them).
+func TestHubDeferredKicks(t *testing.T) {
+	n := hubDeferMin + 16
+	h, err := NewHubWithConfig(HubConfig{MaxConnections: NoLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.kickAge = int64(time.Hour) // only the count of fan-outs bounds the wait here
+	var members []*hubMember
+	got := make([]chan uint64, n)
+	for i := range n {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		c := NewConn(a, RoleServer, nil)
+		if err := h.Register(c); err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, h.members[c])
+		got[i] = make(chan uint64, 64)
+		peer := NewConn(b, RoleClient, nil)
+		go func() {
+			for {
+				_, p, err := peer.ReadMessage()
+				if err != nil {
+					return
+				}
+				got[i] <- binary.BigEndian.Uint64(p)
+			}
+		}()
+	}
+	expect := func(from, to uint64) {
+		t.Helper()
+		for i := range got {
+			for want := from; want < to; want++ {
+				select {
+				case seq := <-got[i]:
+					if seq != want {
+						t.Fatalf("member %d got %d, want %d", i, seq, want)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("member %d: message %d not received", i, want)
+				}
+			}
+		}
+	}
+
+	// A fan-out in progress elsewhere holds the kicks: a burst of 4 is
+	// queued whole, no writer started.
+	h.beginDeferred()
+	for i := range uint64(4) {
+		if r := h.BroadcastAll(BinaryMessage, hubPayload(i, 8)); r.Enqueued != n {
+			t.Fatalf("broadcast %d: %+v", i, r)
+		}
+	}
+	h.liveMu.Lock()
+	started := len(h.live)
+	h.liveMu.Unlock()
+	if started != 0 {
+		t.Errorf("%d writers started during the fan-outs, want 0", started)
+	}
+	for _, m := range members {
+		m.mu.Lock()
+		queued := m.n
+		m.mu.Unlock()
+		if queued != 4 {
+			t.Fatalf("a member has %d messages queued, want the 4 of the burst", queued)
+		}
+	}
+	h.endDeferred(nil, nil) // that fan-out ends: the timer kicks them
+	expect(0, 4)
+	hubSettle(t, h)
+
+	// Fan-outs that never stop overlapping still get their writers kicked
+	// (now lingering: woken) after hubDeferRounds of them.
+	h.beginDeferred()
+	for i := range uint64(hubDeferRounds) {
+		h.BroadcastAll(BinaryMessage, hubPayload(4+i, 8))
+	}
+	expect(4, 4+hubDeferRounds)
+	h.endDeferred(nil, nil)
+	hubSettle(t, h)
+
+	// Stop with kicks pending.
+	h.beginDeferred()
+	h.BroadcastAll(BinaryMessage, hubPayload(99, 8))
+	stopped := make(chan struct{})
+	go func() { h.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Stop hangs with writer kicks pending:\n%s", hubAllStacks())
+	}
+	hubNoGoroutines(t)
+}
+
 func TestHubLogger(t *testing.T) {
 	var buf strings.Builder
 	var mu sync.Mutex
