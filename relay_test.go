@@ -812,3 +812,30 @@ func BenchmarkRelayEnvelope(b *testing.B) {
 		}
 	}
 }
+
+// New passes WebSocketConfig.Relay to its hub: a broadcast on one
+// server's hub reaches a member of another's.
+func TestNewWithRelay(t *testing.T) {
+	b := &memBroker{}
+	var servers []*Server
+	for _, name := range []string{"a", "b"} {
+		cfg := DefaultWebSocketConfig()
+		cfg.Secret = bytes.Repeat([]byte(name), MinSecretLength)
+		cfg.Relay = b.relay(name)
+		cfg.RelayOptions = RelayOptions{NodeID: name}
+		s, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Hub().Stop)
+		servers = append(servers, s)
+	}
+	u := hubServe(t, servers[1].Hub(), map[string]ServerConfig{"/ws": {}})
+	rr := relayRead(hubDial(t, u+"/ws", nil))
+	hubWaitMembers(t, servers[1].Hub(), 1)
+	servers[0].Hub().BroadcastAll(TextMessage, []byte("from a"))
+	relayWait(t, "the broadcast from server a", func() bool { return len(rr.get()) == 1 }, func() any { return rr.get() })
+	if got := rr.get(); got[0] != "from a" {
+		t.Fatalf("member of b got %q", got)
+	}
+}

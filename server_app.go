@@ -36,6 +36,12 @@ type WebSocketConfig struct {
 	WriteTimeout  time.Duration
 	SendBehavior  SendBehavior
 
+	// Relay and RelayOptions connect the hub to the other nodes' hubs
+	// (see HubConfig.Relay; nil: this node only). New attaches it; the
+	// hub's Stop and Shutdown detach it.
+	Relay        Relay
+	RelayOptions RelayOptions
+
 	// Secret is the HS256 key for the built-in token authenticator (at
 	// least MinSecretLength bytes; copied). Ignored when TokenAuth is set.
 	Secret []byte
@@ -214,6 +220,8 @@ func New(cfg WebSocketConfig) (*Server, error) {
 		MaxRoomRegistrations:  cfg.MaxRoomRegistrations,
 		RoomNameValidator:     cfg.RoomNameValidator,
 		Logger:                cfg.Logger,
+		Relay:                 cfg.Relay,
+		RelayOptions:          cfg.RelayOptions,
 	})
 	if err != nil {
 		return nil, err
