@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -248,9 +249,10 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 	buf, n, end, err := readHead(nc, *bp, s.maxHeader())
 	if err != nil {
 		if errors.Is(err, errHeadTooLarge) {
-			writeRawResponse(nc, http.StatusRequestHeaderFieldsTooLarge, nil, "Request Header Fields Too Large")
+			refuse(nc, http.StatusRequestHeaderFieldsTooLarge, nil, "Request Header Fields Too Large")
+		} else {
+			nc.Close() // timed out, or the client went away
 		}
-		nc.Close()
 		return
 	}
 	p := headParserPool.Get().(*headParser)
@@ -267,11 +269,10 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 			s.handOff(nc, append([]byte(nil), buf[:n]...))
 		} else {
 			if err != nil {
-				writeRawResponse(nc, http.StatusBadRequest, nil, "Bad Request")
+				refuse(nc, http.StatusBadRequest, nil, "Bad Request")
 			} else {
-				writeRawResponse(nc, http.StatusUpgradeRequired, http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}, "Upgrade Required")
+				refuse(nc, http.StatusUpgradeRequired, http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}}, "Upgrade Required")
 			}
-			nc.Close()
 		}
 		return
 	}
@@ -289,11 +290,10 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 		}
 		var re *handshake.RejectError
 		if errors.As(err, &re) {
-			writeRawResponse(nc, re.Status, re.Header, re.Reason)
+			refuse(nc, re.Status, re.Header, re.Reason)
 		} else {
-			writeRawResponse(nc, http.StatusBadRequest, nil, "Bad Request")
+			refuse(nc, http.StatusBadRequest, nil, "Bad Request")
 		}
-		nc.Close()
 		return
 	}
 	var pending []byte
@@ -360,9 +360,12 @@ func readHead(nc net.Conn, buf []byte, limit int) ([]byte, int, int, error) {
 	}
 }
 
-// writeRawResponse answers a refused request (a bounded write; the
-// connection is closed next).
-func writeRawResponse(nc net.Conn, status int, h http.Header, body string) {
+// refuse answers a refused request and closes the connection the way
+// net/http does: the response (a bounded write), then a half-close and a
+// short drain of what the client still sends, so that closing with
+// unread input does not reset the connection before the client has read
+// the response.
+func refuse(nc net.Conn, status int, h http.Header, body string) {
 	b := make([]byte, 0, 256)
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
@@ -383,8 +386,17 @@ func writeRawResponse(nc net.Conn, status int, h http.Header, body string) {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, body...)
 	_ = nc.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
-	_, _ = nc.Write(b)
+	if _, err := nc.Write(b); err == nil {
+		if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			_ = nc.SetReadDeadline(time.Now().Add(refuseLinger))
+			_, _ = io.Copy(io.Discard, io.LimitReader(nc, 256<<10))
+		}
+	}
+	nc.Close()
 }
+
+// refuseLinger bounds refuse's drain (net/http waits 500 ms likewise).
+const refuseLinger = 500 * time.Millisecond
 
 func stripCRLF(s string) string {
 	if !bytes.ContainsAny([]byte(s), "\r\n") {
