@@ -198,8 +198,8 @@ func hubLimit(name string, v, def int) (int, error) {
 // target's queue; what happens when a queue is full is the SendBehavior.
 // A member's queue is written by one goroutine, started when the queue
 // becomes non-empty; once the queue is empty it waits for more work, and
-// it exits when the queue stayed empty for a whole period of 100 ms (so
-// 100 to 200 ms after the member's last message). A member that receives
+// it exits when the queue stayed empty for a whole period of 500 ms (so
+// 0.5 to 1 s after the member's last message). A member that receives
 // a steady stream thus keeps its writer (no goroutine start or deadline
 // update per message), an idle member costs no goroutine, and messages
 // reach every member in the order they were queued. A broadcast starts

@@ -263,8 +263,12 @@ func (m *hubMember) drain() {
 }
 
 // hubLinger is the period of the retire sweep: a writer whose queue stayed
-// empty for a whole period exits.
-const hubLinger = 100 * time.Millisecond
+// empty for a whole period exits. It is longer than the time a broadcast
+// to 10,000 members takes to reach them all on a busy machine (about
+// 100-200 ms measured), so that members receiving such broadcasts back to
+// back keep their writers (a restart costs a goroutine start, a stack
+// growth and two deadline updates).
+const hubLinger = 500 * time.Millisecond
 
 // armRetire makes sure a retire sweep is scheduled (a writer was started).
 func (h *Hub) armRetire() {
