@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/rfc6455/websocket/frame"
 	"github.com/rfc6455/websocket/internal/deflate"
@@ -23,6 +24,9 @@ type PreparedMessage struct {
 
 	mu     sync.Mutex
 	frames map[prepKey][]byte
+	// plain is frames[prepKey{}] once made: the uncompressed frame, read
+	// without mu by the many writers of a broadcast.
+	plain atomic.Pointer[[]byte]
 }
 
 type prepKey struct {
@@ -53,6 +57,11 @@ func (pm *PreparedMessage) Type() MessageType { return pm.mt }
 func (pm *PreparedMessage) Data() []byte { return pm.data }
 
 func (pm *PreparedMessage) frame(k prepKey) ([]byte, error) {
+	if k == (prepKey{}) {
+		if b := pm.plain.Load(); b != nil {
+			return *b, nil
+		}
+	}
 	pm.mu.Lock()
 	defer pm.mu.Unlock()
 	if b, ok := pm.frames[k]; ok {
@@ -78,6 +87,9 @@ func (pm *PreparedMessage) frame(k prepKey) ([]byte, error) {
 	b := frame.AppendHeader(make([]byte, 0, h.Size()+len(payload)), h)
 	b = append(b, payload...)
 	pm.frames[k] = b
+	if k == (prepKey{}) {
+		pm.plain.Store(&b)
+	}
 	return b, nil
 }
 
