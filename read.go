@@ -268,11 +268,31 @@ func (c *Conn) NextReader() (MessageType, io.Reader, error) {
 		return 0, nil, err
 	}
 	defer c.endRead()
+	if err := c.awaitInput(); err != nil {
+		return 0, nil, err
+	}
 	mt, err := c.nextMessage()
 	if err != nil {
 		return 0, nil, err
 	}
 	return mt, (*messageReader)(c), nil
+}
+
+// awaitInput waits for input when none is buffered between messages, so
+// that an idle connection parks here, called by ReadMessage or NextReader
+// directly, rather than two calls deeper in nextMessage: the parked
+// goroutine's stack is what every garbage collection walks, once per
+// idle connection, and what must fit in 2 KiB with the caller's frames.
+// Errors are the transport's, as nextMessage reports them.
+func (c *Conn) awaitInput() error {
+	if c.rr != c.rw || c.inMsg || c.readErr != nil {
+		return nil
+	}
+	c.releaseBuf()
+	if err := c.fill(1); err != nil {
+		return c.readFailed(err)
+	}
+	return nil
 }
 
 func (c *Conn) nextMessage() (MessageType, error) {
@@ -401,7 +421,11 @@ func (c *Conn) ReadMessage() (MessageType, []byte, error) {
 	if !c.readMu.TryLock() {
 		return 0, nil, ErrConcurrentRead
 	}
-	mt, err := c.nextMessage()
+	err := c.awaitInput()
+	var mt MessageType
+	if err == nil {
+		mt, err = c.nextMessage()
+	}
 	var p []byte
 	if err == nil {
 		p, err = c.readWhole()

@@ -23,7 +23,7 @@ import (
 // frames: the per-connection function and whatever it calls on the way)
 // while an idle connection keeps a 2 KiB stack. README's "Idle memory"
 // states it; lowering it means the library's wait got deeper.
-const callerFrame = 320
+const callerFrame = 352
 
 //go:noinline
 func touch(p *[callerFrame]byte) { p[0]++ }
