@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -299,10 +298,8 @@ func FuzzUpgradeServerHead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c := &fuzzHeadConn{in: bytes.NewReader(in)}
 		s.inflight.Add(1)
-		s.serveConn(c) // returns once the head is answered or the input ends
-		c.mu.Lock()
-		out := bytes.Clone(c.out.Bytes()) // the handler may still be writing
-		c.mu.Unlock()
+		s.serveConn(c)                // returns once the head is answered or the input ends
+		out := []byte(c.out.String()) // the handler may still be writing
 		if len(out) > 0 && !bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
 			t.Fatalf("answer %q", out)
 		}
@@ -313,24 +310,14 @@ func FuzzUpgradeServerHead(f *testing.F) {
 }
 
 // fuzzHeadConn is a connection that reads in and then EOF, and keeps what
-// is written to it.
+// is written to it (by serveConn, then by the connection's handler).
 type fuzzHeadConn struct {
-	in  *bytes.Reader
-	mu  sync.Mutex
-	out bytes.Buffer
+	in  *bytes.Reader // read by serveConn, then by the Conn it made
+	out syncBuf
 }
 
-func (c *fuzzHeadConn) Read(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.in.Read(p)
-}
-
-func (c *fuzzHeadConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.out.Write(p)
-}
+func (c *fuzzHeadConn) Read(p []byte) (int, error)  { return c.in.Read(p) }
+func (c *fuzzHeadConn) Write(p []byte) (int, error) { return c.out.Write(p) }
 
 func (c *fuzzHeadConn) Close() error { return nil }
 func (c *fuzzHeadConn) LocalAddr() net.Addr {
