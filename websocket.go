@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -122,8 +123,7 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error)
 		cfg = defaultUpgradeConfig
 	}
 	if err := cfg.Compression.check(); err != nil {
-		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
-		return nil, err
+		return nil, misconfigured(w, err)
 	}
 	sc := cfg.serverConfig()
 	res, err := handshake.Server(r, &sc)
@@ -159,14 +159,13 @@ func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *h
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
-		return nil, fmt.Errorf("websocket: hijack: %w", err)
+		return nil, hijackFailed(w, err)
 	}
 	// The server may have set deadlines on the connection; they are ours now.
 	_ = nc.SetDeadline(time.Time{})
 	var pending []byte
 	if brw == nil { // a ResponseWriter wrapper that hijacks without buffers
-		brw = bufio.NewReadWriter(bufio.NewReaderSize(nc, 16), bufio.NewWriterSize(nc, 16))
+		brw = unbuffered(nc)
 	}
 	if n := brw.Reader.Buffered(); n > 0 {
 		pending, _ = brw.Reader.Peek(n)
@@ -187,11 +186,37 @@ func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *h
 	}
 	resp = res.AppendResponse(resp, w.Header())
 	if _, err := nc.Write(resp); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("websocket: write handshake response: %w", err)
+		return nil, responseFailed(nc, err)
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
 	return newConn(nc, RoleServer, cfg.Options.resolve(), res.Subprotocol, res.Deflate, pending), nil
+}
+
+// The cold paths of upgradeAccepted, kept out of it: its frame sits on
+// the HTTP server's goroutine at the deepest point of every handshake
+// (inlined, they doubled it, and the goroutine's stack with it).
+
+//go:noinline
+func misconfigured(w http.ResponseWriter, err error) error {
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+	return err
+}
+
+//go:noinline
+func hijackFailed(w http.ResponseWriter, err error) error {
+	http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
+	return fmt.Errorf("websocket: hijack: %w", err)
+}
+
+//go:noinline
+func unbuffered(nc net.Conn) *bufio.ReadWriter {
+	return bufio.NewReadWriter(bufio.NewReaderSize(nc, 16), bufio.NewWriterSize(nc, 16))
+}
+
+//go:noinline
+func responseFailed(nc net.Conn, err error) error {
+	nc.Close()
+	return fmt.Errorf("websocket: write handshake response: %w", err)
 }
 
 // Accept is Upgrade, under the name coder/websocket users know.
