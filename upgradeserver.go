@@ -422,16 +422,42 @@ func (s *UpgradeServer) handOff(nc net.Conn, head []byte) {
 	if s.fallback == nil {
 		s.handoff = newHandoffListener(nc.LocalAddr())
 		s.fallback = &http.Server{
-			Handler:           s.Fallback,
+			Handler:           fallbackTLS{s.Fallback},
 			ReadHeaderTimeout: s.headerTimeout(),
 			MaxHeaderBytes:    s.maxHeader(),
 			IdleTimeout:       2 * time.Minute,
+			ConnContext:       withTLSState,
 		}
 		go s.fallback.Serve(s.handoff)
 	}
 	hl := s.handoff
 	s.mu.Unlock()
 	hl.push(&replayConn{Conn: nc, head: head})
+}
+
+// net/http sets Request.TLS only for a *tls.Conn, which the fallback
+// server's connections are not (they are replayConns): withTLSState
+// (http.Server.ConnContext) keeps the TLS state of the connection beneath,
+// and fallbackTLS puts it on each request.
+type tlsStateKey struct{}
+
+func withTLSState(ctx context.Context, c net.Conn) context.Context {
+	if rc, ok := c.(*replayConn); ok {
+		if tc, ok := rc.Conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &st)
+		}
+	}
+	return ctx
+}
+
+type fallbackTLS struct{ h http.Handler }
+
+func (f fallbackTLS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if st, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok && r.TLS == nil {
+		r.TLS = st
+	}
+	f.h.ServeHTTP(w, r)
 }
 
 // replayConn is a connection whose first bytes were already read: Read

@@ -221,18 +221,35 @@ func TestUpgradeServerTLS(t *testing.T) {
 	defer ts.Close()
 	cfg := ts.TLS.Clone()
 	cfg.NextProtos = []string{"http/1.1"}
-	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) {
-		if r.TLS == nil {
-			c.Close(CloseInternalServerErr, "no TLS state")
-			return
-		}
-		connEcho(c, r)
-	}}
+	s := &UpgradeServer{
+		Handler: func(c *Conn, r *http.Request) {
+			if r.TLS == nil {
+				c.Close(CloseInternalServerErr, "no TLS state")
+				return
+			}
+			connEcho(c, r)
+		},
+		// Requests handed to the fallback server see the TLS state too.
+		Fallback: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "tls=%v", r.TLS != nil && r.TLS.HandshakeComplete)
+		}),
+	}
 	addr := startUpgradeServer(t, s, cfg)
 	pool := ts.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	c := connDial(t, "wss://"+addr+"/", &DialOptions{TLSConfig: &tls.Config{RootCAs: pool, ServerName: "example.com"}})
+	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "example.com"}
+	c := connDial(t, "wss://"+addr+"/", &DialOptions{TLSConfig: tlsCfg})
 	dialEcho(t, c)
-	c.Close(CloseNormalClosure, "")
+	tr := &http.Transport{TLSClientConfig: tlsCfg}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Get("https://" + addr + "/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "tls=true" {
+		t.Fatalf("fallback handler saw %q", body)
+	}
 }
 
 // Shutdown stops accepting but leaves upgraded connections to their
