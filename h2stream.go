@@ -37,12 +37,8 @@ func upgradeH2(w http.ResponseWriter, r *http.Request, cfg *Config, res *handsha
 	for k, v := range res.Header() {
 		h[k] = v
 	}
-	timeout := cfg.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
 	// Past the deadline net/http resets the stream, which ends the flush.
-	bounded := rc.SetWriteDeadline(time.Now().Add(timeout)) == nil
+	bounded := rc.SetWriteDeadline(time.Now().Add(cfg.handshakeTimeout())) == nil
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		return nil, fmt.Errorf("websocket: write handshake response: %w", err)

@@ -416,8 +416,9 @@ func (c *Conn) readMessageData(p []byte) (int, error) {
 // ReadMessage reads the next data message whole. The returned slice is the
 // caller's to keep. See NextReader for the errors.
 func (c *Conn) ReadMessage() (MessageType, []byte, error) {
-	// Kept small and without defer: an idle connection parks inside
-	// nextMessage, and a shallow stack lets the runtime shrink it.
+	// Kept small and without defer: an idle connection parks below it
+	// (awaitInput), and every byte of its frame counts against the 2 KiB
+	// stack an idle connection's goroutine keeps (internal/idlemem).
 	if !c.readMu.TryLock() {
 		return 0, nil, ErrConcurrentRead
 	}

@@ -288,30 +288,17 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 		if cfg.Logger != nil {
 			cfg.Logger.Debug("websocket: handshake refused", "remote", r.RemoteAddr, "err", err)
 		}
-		var re *handshake.RejectError
-		if errors.As(err, &re) {
-			refuse(nc, re.Status, re.Header, re.Reason)
-		} else {
-			refuse(nc, http.StatusBadRequest, nil, "Bad Request")
-		}
+		status, h, reason := rejection(err)
+		refuse(nc, status, h, reason)
 		return
 	}
-	var pending []byte
-	if n > end {
-		pending = append([]byte(nil), buf[end:n]...) // the client's first frames
-	}
-	timeout := cfg.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	_ = nc.SetDeadline(time.Now().Add(timeout))
-	resp := res.AppendResponse(buf[:0], nil)
-	if _, err := nc.Write(resp); err != nil {
-		nc.Close()
+	_ = nc.SetReadDeadline(time.Time{})
+	// The 101 is appended after what was read, so that the client's first
+	// frames (buf[end:n], copied by acceptOn) stay intact.
+	c, err := acceptOn(nc, cfg, res, buf[n:n], nil, buf[end:n])
+	if err != nil {
 		return
 	}
-	_ = nc.SetDeadline(time.Time{})
-	c := newConn(nc, RoleServer, cfg.Options.resolve(), res.Subprotocol, res.Deflate, pending)
 	// A fresh goroutine: this one's stack grew while parsing the head.
 	go runHandler(cfg, c, r, s.Handler)
 }

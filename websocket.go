@@ -137,17 +137,45 @@ func Upgrade(w http.ResponseWriter, r *http.Request, cfg *Config) (*Conn, error)
 // writeReject answers a refused opening handshake with its status,
 // headers and short reason.
 func writeReject(w http.ResponseWriter, err error) {
-	var re *handshake.RejectError
-	if !errors.As(err, &re) {
-		http.Error(w, "Bad Request", http.StatusBadRequest)
-		return
-	}
-	for k, vs := range re.Header {
+	status, h, reason := rejection(err)
+	for k, vs := range h {
 		for _, v := range vs {
 			w.Header().Add(k, v)
 		}
 	}
-	http.Error(w, re.Reason, re.Status)
+	http.Error(w, reason, status)
+}
+
+// rejection is the answer to a refused opening handshake: the
+// RejectError's status, headers and reason, or 400.
+func rejection(err error) (status int, h http.Header, reason string) {
+	var re *handshake.RejectError
+	if !errors.As(err, &re) {
+		return http.StatusBadRequest, nil, "Bad Request"
+	}
+	return re.Status, re.Header, re.Reason
+}
+
+// handshakeTimeout bounds writing the handshake's answer.
+func (c *Config) handshakeTimeout() time.Duration {
+	if c.HandshakeTimeout > 0 {
+		return c.HandshakeTimeout
+	}
+	return DefaultHandshakeTimeout
+}
+
+// acceptOn writes the 101 answering res on nc (appended to buf, whose
+// spare room it uses when it fits), with extra headers hdr, bounded by
+// cfg's handshake timeout, and makes the server Conn; pending are the
+// bytes already read past the request head (copied into the Conn's own
+// buffer).
+func acceptOn(nc net.Conn, cfg *Config, res *handshake.ServerResult, buf []byte, hdr http.Header, pending []byte) (*Conn, error) {
+	_ = nc.SetWriteDeadline(time.Now().Add(cfg.handshakeTimeout()))
+	if _, err := nc.Write(res.AppendResponse(buf, hdr)); err != nil {
+		return nil, responseFailed(nc, err)
+	}
+	_ = nc.SetWriteDeadline(time.Time{})
+	return newConn(nc, RoleServer, cfg.Options.resolve(), res.Subprotocol, res.Deflate, pending), nil
 }
 
 // upgradeAccepted completes an opening handshake that handshake.Server
@@ -168,14 +196,8 @@ func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *h
 		brw = unbuffered(nc)
 	}
 	if n := brw.Reader.Buffered(); n > 0 {
-		pending, _ = brw.Reader.Peek(n)
-		pending = append([]byte(nil), pending...)
+		pending, _ = brw.Reader.Peek(n) // the client's first frames; acceptOn copies them
 	}
-	timeout := cfg.HandshakeTimeout
-	if timeout <= 0 {
-		timeout = DefaultHandshakeTimeout
-	}
-	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
 	// The 101 goes out from the hijacked bufio.Writer's own (empty) buffer
 	// when it fits, as it does unless the application set kilobytes of
 	// headers on w (Set-Cookie, say: they go out with it, except those
@@ -184,12 +206,7 @@ func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *h
 	if brw.Writer.Buffered() == 0 {
 		resp = brw.Writer.AvailableBuffer()
 	}
-	resp = res.AppendResponse(resp, w.Header())
-	if _, err := nc.Write(resp); err != nil {
-		return nil, responseFailed(nc, err)
-	}
-	_ = nc.SetWriteDeadline(time.Time{})
-	return newConn(nc, RoleServer, cfg.Options.resolve(), res.Subprotocol, res.Deflate, pending), nil
+	return acceptOn(nc, cfg, res, resp, w.Header(), pending)
 }
 
 // The cold paths of upgradeAccepted, kept out of it: its frame sits on
