@@ -491,60 +491,27 @@ func idleDeflate(ctx context.Context, e *env, full bool) (measurement, error) {
 		m, f := fullFrame()
 		msgs, frames = [][]byte{m}, [][]byte{f}
 	}
-	before, err := e.srv.settledRSS()
-	if err != nil {
-		return nil, err
-	}
-	cpu0, err := e.srv.cpu()
-	if err != nil {
-		return nil, err
-	}
-	t0 := time.Now()
 	var seq atomic.Int64
-	cs, err := e.dialManyDeflate(ctx, e.cfg.IdleConns, e.cfg.IdleDialers, "/echo", 64<<10, func(c *dclient) error {
-		k := int(seq.Add(1)) % len(msgs)
-		if _, err := c.nc.Write(frames[k]); err != nil {
+	r, err := e.idleRun(ctx, func() (int, error) {
+		cs, err := e.dialManyDeflate(ctx, e.cfg.IdleConns, e.cfg.IdleDialers, "/echo", 64<<10, func(c *dclient) error {
+			k := int(seq.Add(1)) % len(msgs)
+			if _, err := c.nc.Write(frames[k]); err != nil {
+				return err
+			}
+			_, err := c.readDeflate(func(int) []byte { return msgs[k] })
+			c.inf.release()
+			if err == nil && c.r != c.w {
+				err = fmt.Errorf("%w: more than one reply", ErrBadFrame)
+			}
+			c.buf, c.frag = nil, nil
 			return err
-		}
-		_, err := c.readDeflate(func(int) []byte { return msgs[k] })
-		c.inf.release()
-		if err == nil && c.r != c.w {
-			err = fmt.Errorf("%w: more than one reply", ErrBadFrame)
-		}
-		c.buf, c.frag = nil, nil
-		return err
+		})
+		return len(cs), err
 	})
 	if err != nil {
 		return nil, err
 	}
-	elapsed := time.Since(t0)
-	cpu1, err := e.srv.cpu()
-	if err != nil {
-		return nil, err
-	}
-	n := len(cs)
-	if err := e.srv.waitCounts(int64(n), 0, 30*time.Second); err != nil {
-		return nil, err
-	}
-	if err := sleepCtx(ctx, e.cfg.IdleSettle); err != nil {
-		return nil, err
-	}
-	cpu2, err := e.srv.cpu() // as idle's: the collections caused included
-	if err != nil {
-		return nil, err
-	}
-	after, err := e.srv.settledRSS()
-	if err != nil {
-		return nil, err
-	}
-	cpu := cpu1 - cpu0
-	return measurement{
-		mRSSPerConn: float64(after-before) / float64(n) / 1024,
-		mHandshakes: float64(n) / elapsed.Seconds(),
-		mCPU:        cpu.Seconds(),
-		mCPUPerOp:   us(cpu) / float64(n), // per handshake and echo
-		mCPUSettled: us(cpu2-cpu0) / float64(n),
-	}, nil
+	return r.measurement(), nil // CPU per handshake and echo
 }
 
 // broadcastDeflate: BcastMembers compressed connections receive every
@@ -569,11 +536,8 @@ func broadcastDeflate(ctx context.Context, e *env) (measurement, error) {
 	ctl := ctls[0]
 	_ = ctl.nc.SetDeadline(e.clientDeadline())
 
-	w := e.cfg.BcastInFlight
-	slots := make([]paddedCount32, w)
-	complete := make(chan struct{}, w)
+	t := newBcastTracker(m, e.cfg.BcastInFlight)
 	wires := make([]paddedCount, m)
-	var measuring, stop atomic.Bool
 	var fe firstError
 	var wg sync.WaitGroup
 	for i, c := range members {
@@ -586,66 +550,28 @@ func broadcastDeflate(ctx context.Context, e *env) (measurement, error) {
 				wire0 := c.wire
 				n, err := c.readDeflate(func(k int) []byte { return msgs[(seq+k)%len(msgs)] })
 				if err != nil {
-					if !stop.Load() {
+					if !t.stop.Load() {
 						fe.set(err)
 					}
 					return
 				}
-				if measuring.Load() {
+				if t.measuring.Load() {
 					wires[i].n += c.wire - wire0
 				}
-				for range n {
-					s := &slots[seq%w].n
-					if s.Add(1) == int32(m) {
-						s.Store(0)
-						complete <- struct{}{}
-					}
-					seq++
-				}
+				t.received(n, &seq)
 			}
 		}()
 	}
-
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		inflight, n, sent := 0, 0, 0
-		stall := time.NewTimer(time.Hour)
-		defer stall.Stop()
-		for !stop.Load() && n*m < e.cfg.MaxOps {
-			for inflight < w {
-				if _, err := ctl.nc.Write(frames[sent%len(frames)]); err != nil {
-					done <- result{err: err}
-					return
-				}
-				sent++
-				inflight++
-			}
-			stall.Reset(10 * time.Second)
-			select {
-			case <-complete:
-				inflight--
-				if measuring.Load() {
-					n++
-				}
-			case <-stall.C:
-				done <- result{err: fmt.Errorf("loadgen: a broadcast did not reach all %d members in 10 s", m)}
-				return
-			}
-		}
-		done <- result{n: n}
-	}()
-	elapsed, cpu, werr := e.window(ctx, &measuring, &stop)
-	r := <-done
+	done, elapsed, cpu, derr, werr := t.drive(ctx, e, func(k int) error {
+		_, err := ctl.nc.Write(frames[k%len(frames)])
+		return err
+	})
 	for _, c := range members {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
 	wg.Wait()
-	if r.err != nil {
-		return nil, r.err
+	if derr != nil {
+		return nil, derr
 	}
 	if err := fe.get(); err != nil {
 		return nil, err
@@ -653,7 +579,7 @@ func broadcastDeflate(ctx context.Context, e *env) (measurement, error) {
 	if werr != nil {
 		return nil, werr
 	}
-	deliveries := float64(r.n) * float64(m)
+	deliveries := float64(done) * float64(m)
 	if deliveries == 0 {
 		return nil, errors.New("loadgen: no broadcast completed in the window")
 	}

@@ -437,61 +437,85 @@ func echoLarge(ctx context.Context, e *env) (measurement, error) {
 // idle: IdleConns connections that send nothing: the server's RSS per
 // connection after a GC, and the handshake rate while they were opened.
 func idle(ctx context.Context, e *env) (measurement, error) {
-	before, err := e.srv.settledRSS()
+	r, err := e.idleRun(ctx, func() (int, error) {
+		cs, err := e.dialMany(ctx, e.count(e.cfg.IdleConns), e.cfg.IdleDialers, "/echo", 0)
+		return len(cs), err
+	})
 	if err != nil {
 		return nil, err
 	}
-	heap0, stack0, err := e.srv.mem()
-	if err != nil {
-		return nil, err
+	m := r.measurement()
+	m[mHeapPerConn] = float64(r.heap1-r.heap0) / float64(r.n) / 1024
+	m[mStackPerConn] = float64(r.stack1-r.stack0) / float64(r.n) / 1024
+	return m, nil
+}
+
+// idleResult is what idleRun measured around opening n connections.
+type idleResult struct {
+	n                            int
+	elapsed                      time.Duration // opening them
+	cpu, cpuSettled              time.Duration // while opening them; until settled after
+	rss0, rss1                   int64         // settled, before and after
+	heap0, heap1, stack0, stack1 int64         // the server's heap and stacks, before and after
+}
+
+// idleRun measures the server around dial, which opens connections (that
+// stay open) and returns how many: its settled RSS, heap and stacks
+// before and after, the time and the server CPU the opening took, and the
+// CPU until the server was quiet for IdleSettle after the last one (the
+// collections their garbage caused included, the forced one before the
+// second RSS reading not).
+func (e *env) idleRun(ctx context.Context, dial func() (int, error)) (idleResult, error) {
+	var r idleResult
+	var err error
+	if r.rss0, err = e.srv.settledRSS(); err != nil {
+		return r, err
+	}
+	if r.heap0, r.stack0, err = e.srv.mem(); err != nil {
+		return r, err
 	}
 	cpu0, err := e.srv.cpu()
 	if err != nil {
-		return nil, err
+		return r, err
 	}
 	t0 := time.Now()
-	cs, err := e.dialMany(ctx, e.count(e.cfg.IdleConns), e.cfg.IdleDialers, "/echo", 0)
-	if err != nil {
-		return nil, err
+	if r.n, err = dial(); err != nil {
+		return r, err
 	}
-	elapsed := time.Since(t0)
+	r.elapsed = time.Since(t0)
 	cpu1, err := e.srv.cpu()
 	if err != nil {
-		return nil, err
+		return r, err
 	}
-	n := len(cs)
-	if err := e.srv.waitCounts(int64(n), 0, 30*time.Second); err != nil {
-		return nil, err
+	if err := e.srv.waitCounts(int64(r.n), 0, 30*time.Second); err != nil {
+		return r, err
 	}
 	if err := sleepCtx(ctx, e.cfg.IdleSettle); err != nil {
-		return nil, err
+		return r, err
 	}
-	// The CPU up to here includes the garbage collections the handshakes'
-	// garbage caused that ended after the last handshake (a library whose
-	// connections hold little memory collects more often); the CPU of the
-	// forced collection that settledRSS runs is left out.
 	cpu2, err := e.srv.cpu()
 	if err != nil {
-		return nil, err
+		return r, err
 	}
-	after, err := e.srv.settledRSS()
-	if err != nil {
-		return nil, err
+	if r.rss1, err = e.srv.settledRSS(); err != nil {
+		return r, err
 	}
-	heap1, stack1, err := e.srv.mem()
-	if err != nil {
-		return nil, err
+	if r.heap1, r.stack1, err = e.srv.mem(); err != nil {
+		return r, err
 	}
-	cpu := cpu1 - cpu0
+	r.cpu, r.cpuSettled = cpu1-cpu0, cpu2-cpu0
+	return r, nil
+}
+
+// measurement is the metrics every idle workload reports.
+func (r idleResult) measurement() measurement {
 	return measurement{
-		mRSSPerConn:   float64(after-before) / float64(n) / 1024,
-		mHeapPerConn:  float64(heap1-heap0) / float64(n) / 1024,
-		mStackPerConn: float64(stack1-stack0) / float64(n) / 1024,
-		mHandshakes:   float64(n) / elapsed.Seconds(),
-		mCPU:          cpu.Seconds(),
-		mCPUPerOp:     us(cpu) / float64(n), // per handshake
-		mCPUSettled:   us(cpu2-cpu0) / float64(n),
-	}, nil
+		mRSSPerConn: float64(r.rss1-r.rss0) / float64(r.n) / 1024,
+		mHandshakes: float64(r.n) / r.elapsed.Seconds(),
+		mCPU:        r.cpu.Seconds(),
+		mCPUPerOp:   us(r.cpu) / float64(r.n), // per handshake
+		mCPUSettled: us(r.cpuSettled) / float64(r.n),
+	}
 }
 
 // broadcast: BcastMembers connections receive every message a control
@@ -515,14 +539,8 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 	payload := randomPayload(e.cfg.BcastSize)
 	trigger := maskedFrame(0x2, payload, randomKey())
 
-	// Broadcast number s is complete when slots[s % W] reaches m: every
-	// member counts the messages it receives, in order. The next broadcast
-	// that uses the slot is only triggered after the slot was reset.
-	w := e.cfg.BcastInFlight
-	slots := make([]paddedCount32, w)
+	t := newBcastTracker(m, e.cfg.BcastInFlight)
 	got := make([]paddedCount, len(members)) // deliveries in the window, per member
-	complete := make(chan struct{}, w)
-	var measuring, stop atomic.Bool
 	var fe firstError
 	var wg sync.WaitGroup
 	for i, c := range members {
@@ -534,69 +552,28 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 			for {
 				n, err := c.readMessages(payload, true)
 				if err != nil {
-					if !stop.Load() {
+					if !t.stop.Load() {
 						fe.set(err)
 					}
 					return
 				}
-				if measuring.Load() {
+				if t.measuring.Load() {
 					got[i].n += int64(n)
 				}
-				for range n {
-					s := &slots[seq%w].n
-					if s.Add(1) == int32(m) {
-						s.Store(0)
-						complete <- struct{}{}
-					}
-					seq++
-				}
+				t.received(n, &seq)
 			}
 		}()
 	}
-
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		inflight, n := 0, 0
-		stall := time.NewTimer(time.Hour)
-		defer stall.Stop()
-		for !stop.Load() && n*m < e.cfg.MaxOps {
-			for inflight < w {
-				if _, err := ctl.nc.Write(trigger); err != nil {
-					done <- result{err: err}
-					return
-				}
-				inflight++
-			}
-			stall.Reset(10 * time.Second)
-			select {
-			case <-complete:
-				inflight--
-				if measuring.Load() {
-					n++
-				}
-			case <-stall.C:
-				counts := make([]int32, w)
-				for i := range slots {
-					counts[i] = slots[i].n.Load()
-				}
-				done <- result{err: fmt.Errorf("loadgen: a broadcast did not reach all %d members in 10 s (deliveries counted per in-flight slot: %v)", m, counts)}
-				return
-			}
-		}
-		done <- result{n: n}
-	}()
-	elapsed, cpu, werr := e.window(ctx, &measuring, &stop)
-	r := <-done
+	_, elapsed, cpu, derr, werr := t.drive(ctx, e, func(int) error {
+		_, err := ctl.nc.Write(trigger)
+		return err
+	})
 	for _, c := range members {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
 	wg.Wait()
-	if r.err != nil {
-		return nil, r.err
+	if derr != nil {
+		return nil, derr
 	}
 	if err := fe.get(); err != nil {
 		return nil, err
@@ -628,6 +605,81 @@ func broadcast(ctx context.Context, e *env) (measurement, error) {
 type paddedCount32 struct {
 	n atomic.Int32
 	_ [60]byte
+}
+
+// bcastTracker runs a broadcast workload's control side: broadcast number
+// s is complete when slots[s % W] reaches m (every member counts the
+// messages it receives, in order), and the next broadcast that uses the
+// slot is only triggered after the slot was reset.
+type bcastTracker struct {
+	m, w            int
+	slots           []paddedCount32
+	complete        chan struct{}
+	measuring, stop atomic.Bool
+}
+
+func newBcastTracker(m, w int) *bcastTracker {
+	return &bcastTracker{m: m, w: w, slots: make([]paddedCount32, w), complete: make(chan struct{}, w)}
+}
+
+// received records that a member received n more messages; *seq is the
+// member's count of messages so far.
+func (t *bcastTracker) received(n int, seq *int) {
+	for range n {
+		s := &t.slots[*seq%t.w].n
+		if s.Add(1) == int32(t.m) {
+			s.Store(0)
+			t.complete <- struct{}{}
+		}
+		*seq++
+	}
+}
+
+// drive keeps W broadcasts in flight, triggering broadcast k with send(k),
+// through the measured window (e.window), and returns the broadcasts
+// completed in it, the window's length and the server's CPU in it, the
+// driver's error (a failed send, or a broadcast that did not reach every
+// member in 10 s) and the window's.
+func (t *bcastTracker) drive(ctx context.Context, e *env, send func(k int) error) (n int, elapsed, cpu time.Duration, driveErr, windowErr error) {
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		inflight, n, sent := 0, 0, 0
+		stall := time.NewTimer(time.Hour)
+		defer stall.Stop()
+		for !t.stop.Load() && n*t.m < e.cfg.MaxOps {
+			for inflight < t.w {
+				if err := send(sent); err != nil {
+					done <- result{err: err}
+					return
+				}
+				sent++
+				inflight++
+			}
+			stall.Reset(10 * time.Second)
+			select {
+			case <-t.complete:
+				inflight--
+				if t.measuring.Load() {
+					n++
+				}
+			case <-stall.C:
+				counts := make([]int32, t.w)
+				for i := range t.slots {
+					counts[i] = t.slots[i].n.Load()
+				}
+				done <- result{err: fmt.Errorf("loadgen: a broadcast did not reach all %d members in 10 s (deliveries counted per in-flight slot: %v)", t.m, counts)}
+				return
+			}
+		}
+		done <- result{n: n}
+	}()
+	elapsed, cpu, windowErr = e.window(ctx, &t.measuring, &t.stop)
+	r := <-done
+	return r.n, elapsed, cpu, r.err, windowErr
 }
 
 var workloadFuncs = map[string]func(context.Context, *env) (measurement, error){
