@@ -48,13 +48,7 @@ func TestInvalidPrefix(t *testing.T) {
 
 func TestHubsShareRooms(t *testing.T) {
 	b := brokertest.StartRedis(t)
-	relaytest.HubsShareRooms(t, b, func(int) websocket.Relay {
-		r, err := factory(b.URL(), "hubs", false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	})
+	relaytest.HubsShareRooms(t, b, relaytest.Nodes(t, factory, b, "hubs"))
 }
 
 // BenchmarkBroadcast: 1 KiB broadcasts to 1,000 members, on one hub
@@ -63,13 +57,7 @@ func BenchmarkBroadcast(b *testing.B) {
 	b.Run("single-node", func(b *testing.B) { relaytest.Broadcast(b, nil, 1, 1000, nil) })
 	b.Run("3-nodes-redis", func(b *testing.B) {
 		s := brokertest.StartRedis(b)
-		relaytest.Broadcast(b, s, 3, 1000, func(int) websocket.Relay {
-			r, err := factory(s.URL(), "bench", false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return r
-		})
+		relaytest.Broadcast(b, s, 3, 1000, relaytest.Nodes(b, factory, s, "bench"))
 	})
 }
 
@@ -77,11 +65,5 @@ func BenchmarkBroadcast(b *testing.B) {
 // three member-less hubs to the two others.
 func BenchmarkPublish(b *testing.B) {
 	s := brokertest.StartRedis(b)
-	relaytest.Publish(b, s, func(int) websocket.Relay {
-		r, err := factory(s.URL(), "bench", false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return r
-	})
+	relaytest.Publish(b, s, relaytest.Nodes(b, factory, s, "bench"))
 }

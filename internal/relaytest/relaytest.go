@@ -24,6 +24,19 @@ import (
 // is down.
 type Factory func(url, prefix string, retry bool) (websocket.Relay, error)
 
+// Nodes returns the relay maker NewHubs, HubsShareRooms, Broadcast and
+// Publish take: every node's relay made by f on broker s with prefix,
+// failing tb if it cannot be.
+func Nodes(tb testing.TB, f Factory, s *brokertest.Server, prefix string) func(int) websocket.Relay {
+	return func(int) websocket.Relay {
+		r, err := f(s.URL(), prefix, false)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return r
+	}
+}
+
 // Recorder is a RelayHandler that records what it is given.
 type Recorder struct {
 	mu     sync.Mutex
