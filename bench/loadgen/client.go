@@ -44,31 +44,44 @@ type client struct {
 // opening handshake for path, and returns a client whose read buffer is
 // bufSize bytes (0: release it; the connection will only be held open).
 func dial(ctx context.Context, addr string, local net.IP, path string, bufSize int) (*client, error) {
+	c, _, err := dialHead(ctx, addr, local, path, bufSize, "")
+	if err != nil {
+		return nil, err
+	}
+	if bufSize == 0 {
+		if c.r != c.w {
+			c.nc.Close()
+			return nil, fmt.Errorf("%w: data right after the handshake on an idle connection", ErrBadFrame)
+		}
+		c.buf = nil
+	}
+	return c, nil
+}
+
+// dialHead opens a TCP connection from local (nil: any) to addr and
+// performs the opening handshake for path with the extra request header
+// lines (each ending in CRLF); it returns the client, with a read buffer
+// of bufSize bytes (at least 1 KiB), and the response head.
+func dialHead(ctx context.Context, addr string, local net.IP, path string, bufSize int, extra string) (*client, string, error) {
 	d := net.Dialer{}
 	if local != nil {
 		d.LocalAddr = &net.TCPAddr{IP: local}
 	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	c := &client{nc: nc, buf: make([]byte, max(bufSize, 1024))}
 	if dl, ok := ctx.Deadline(); ok {
 		_ = nc.SetDeadline(dl)
 	}
-	if err := c.handshake(addr, path); err != nil {
+	head, err := c.handshake(addr, path, extra)
+	if err != nil {
 		nc.Close()
-		return nil, err
+		return nil, "", err
 	}
 	_ = nc.SetDeadline(noDeadline)
-	if bufSize == 0 {
-		if c.r != c.w {
-			nc.Close()
-			return nil, fmt.Errorf("%w: data right after the handshake on an idle connection", ErrBadFrame)
-		}
-		c.buf = nil
-	}
-	return c, nil
+	return c, head, nil
 }
 
 // acceptKey is Sec-WebSocket-Accept for key (RFC 6455 section 4.2.2).
@@ -77,30 +90,33 @@ func acceptKey(key string) string {
 	return base64.StdEncoding.EncodeToString(h[:])
 }
 
-func (c *client) handshake(addr, path string) error {
+// handshake sends the opening handshake for path (with the extra header
+// lines) and checks the 101; it returns the response head.
+func (c *client) handshake(addr, path, extra string) (string, error) {
 	var k [16]byte
 	_, _ = rand.Read(k[:])
 	key := base64.StdEncoding.EncodeToString(k[:])
 	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n" + extra + "\r\n"
 	if _, err := io.WriteString(c.nc, req); err != nil {
-		return err
+		return "", err
 	}
 	end := -1
 	for end < 0 {
 		if c.w == len(c.buf) {
-			return fmt.Errorf("%w: response header over %d bytes", ErrHandshake, len(c.buf))
+			return "", fmt.Errorf("%w: response header over %d bytes", ErrHandshake, len(c.buf))
 		}
 		n, err := c.nc.Read(c.buf[c.w:])
 		c.w += n
 		if i := bytes.Index(c.buf[:c.w], []byte("\r\n\r\n")); i >= 0 {
 			end = i + 4
 		} else if err != nil {
-			return fmt.Errorf("%w: %v", ErrHandshake, err)
+			return "", fmt.Errorf("%w: %v", ErrHandshake, err)
 		}
 	}
-	return checkResponse(string(c.buf[:end]), acceptKey(key), func() { c.r = end })
+	head := string(c.buf[:end])
+	return head, checkResponse(head, acceptKey(key), func() { c.r = end })
 }
 
 // checkResponse verifies a 101 response head; ok runs when it passes.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -181,52 +179,9 @@ type dclient struct {
 // dialDeflate is dial with the permessage-deflate offer; the response
 // must accept it.
 func dialDeflate(ctx context.Context, addr string, local net.IP, path string, bufSize int) (*dclient, error) {
-	d := net.Dialer{}
-	if local != nil {
-		d.LocalAddr = &net.TCPAddr{IP: local}
-	}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	cl, head, err := dialHead(ctx, addr, local, path, bufSize, "Sec-WebSocket-Extensions: "+deflateOffer+"\r\n")
 	if err != nil {
 		return nil, err
-	}
-	c := &dclient{client: &client{nc: nc, buf: make([]byte, max(bufSize, 1024))}}
-	if dl, ok := ctx.Deadline(); ok {
-		_ = nc.SetDeadline(dl)
-	}
-	if err := c.handshake(addr, path); err != nil {
-		nc.Close()
-		return nil, err
-	}
-	_ = nc.SetDeadline(noDeadline)
-	return c, nil
-}
-
-func (c *dclient) handshake(addr, path string) error {
-	var k [16]byte
-	_, _ = rand.Read(k[:])
-	key := base64.StdEncoding.EncodeToString(k[:])
-	req := "GET " + path + " HTTP/1.1\r\nHost: " + addr +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: " + deflateOffer + "\r\n\r\n"
-	if _, err := io.WriteString(c.nc, req); err != nil {
-		return err
-	}
-	end := -1
-	for end < 0 {
-		if c.w == len(c.buf) {
-			return fmt.Errorf("%w: response header over %d bytes", ErrHandshake, len(c.buf))
-		}
-		n, err := c.nc.Read(c.buf[c.w:])
-		c.w += n
-		if i := bytes.Index(c.buf[:c.w], []byte("\r\n\r\n")); i >= 0 {
-			end = i + 4
-		} else if err != nil {
-			return fmt.Errorf("%w: %v", ErrHandshake, err)
-		}
-	}
-	head := string(c.buf[:end])
-	if err := checkResponse(head, acceptKey(key), func() { c.r = end }); err != nil {
-		return err
 	}
 	ext := ""
 	for _, l := range strings.Split(head, "\r\n") {
@@ -235,10 +190,12 @@ func (c *dclient) handshake(addr, path string) error {
 		}
 	}
 	if !strings.Contains(ext, "permessage-deflate") {
-		return fmt.Errorf("%w: permessage-deflate not accepted (Sec-WebSocket-Extensions %q)", ErrHandshake, ext)
+		cl.nc.Close()
+		return nil, fmt.Errorf("%w: permessage-deflate not accepted (Sec-WebSocket-Extensions %q)", ErrHandshake, ext)
 	}
+	c := &dclient{client: cl}
 	c.inf.takeover = !strings.Contains(ext, "server_no_context_takeover")
-	return nil
+	return c, nil
 }
 
 // parseDeflate consumes the complete data messages at the front of the
