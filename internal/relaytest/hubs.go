@@ -161,16 +161,7 @@ func HubsShareRooms(t *testing.T, b *brokertest.Server, relay func(i int) websoc
 	hs := NewHubs(t, nodes, relay, websocket.RelayOptions{Heartbeat: websocket.NoLimit})
 	in := hs.AddMembers(t, nodes*perNode, "r", true)
 	out := hs.AddMembers(t, nodes*2, "elsewhere", true)
-	deadline := time.Now().Add(10 * time.Second)
-	// The hellos have gone through: every node knows the others.
-	for _, h := range hs.Hubs {
-		for h.Metrics().Relay.Peers != nodes-1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("peers: %+v", h.Metrics().Relay)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	hs.waitPeers(t) // the hellos have gone through: every node knows the others
 	before, err := b.PublishCount()
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +221,21 @@ func HubsShareRooms(t *testing.T, b *brokertest.Server, relay func(i int) websoc
 	}
 }
 
+// waitPeers waits until every hub sees all the others through the relay
+// (10 s at most).
+func (hs *Hubs) waitPeers(tb testing.TB) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, h := range hs.Hubs {
+		for h.Metrics().Relay.Peers != len(hs.Hubs)-1 {
+			if time.Now().After(deadline) {
+				tb.Fatalf("peers: %+v", h.Metrics().Relay)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
 // Broadcast is the cross-node broadcast benchmark: members (1 KiB
 // messages) spread over nodes hubs, node 0 broadcasting; relay nil means
 // one hub without a relay (nodes must be 1). At most 256 broadcasts are in
@@ -240,15 +246,7 @@ func Broadcast(b *testing.B, b0 *brokertest.Server, nodes, members int, relay fu
 	hs := NewHubs(b, nodes, relay, websocket.RelayOptions{Heartbeat: websocket.NoLimit, QueueSize: 1 << 14})
 	hs.AddMembers(b, members, "bench", false)
 	if relay != nil {
-		deadline := time.Now().Add(10 * time.Second)
-		for _, h := range hs.Hubs {
-			for h.Metrics().Relay.Peers != nodes-1 {
-				if time.Now().After(deadline) {
-					b.Fatalf("peers: %+v", h.Metrics().Relay)
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
+		hs.waitPeers(b)
 	}
 	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, make([]byte, 1024))
 	if err != nil {
@@ -303,15 +301,7 @@ func Broadcast(b *testing.B, b0 *brokertest.Server, nodes, members int, relay fu
 func Publish(b *testing.B, b0 *brokertest.Server, relay func(i int) websocket.Relay) {
 	const nodes, window = 3, 1024
 	hs := NewHubs(b, nodes, relay, websocket.RelayOptions{Heartbeat: websocket.NoLimit, QueueSize: 1 << 14})
-	deadline := time.Now().Add(10 * time.Second)
-	for _, h := range hs.Hubs {
-		for h.Metrics().Relay.Peers != nodes-1 {
-			if time.Now().After(deadline) {
-				b.Fatalf("peers: %+v", h.Metrics().Relay)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	hs.waitPeers(b)
 	pm, err := websocket.NewPreparedMessage(websocket.BinaryMessage, make([]byte, 1024))
 	if err != nil {
 		b.Fatal(err)
