@@ -22,26 +22,7 @@ import (
 // plRaw returns a Conn of role over loopback TCP and the raw peer.
 func plRaw(t *testing.T, role Role) (*Conn, net.Conn) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := NewConn(nc, role, &Options{CloseTimeout: 200 * time.Millisecond, ReadLimit: 1000})
-	t.Cleanup(func() {
-		c.CloseNow()
-		peer.Close()
-	})
-	go io.Copy(io.Discard, peer) // take our close frame
-	return c, peer
+	return plRawOpts(t, role, &Options{CloseTimeout: 200 * time.Millisecond, ReadLimit: 1000}, true)
 }
 
 // frameBytes encodes one frame, masked when mask is set.
