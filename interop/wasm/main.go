@@ -94,6 +94,41 @@ func main() {
 // checks that each comes back unchanged: text with WriteMessage and
 // ReadMessage, binary with Write and Read (context).
 func echo(e endpoint) {
+	echoCase(e, func(ctx context.Context, c *websocket.Conn, mt websocket.MessageType, p []byte) (websocket.MessageType, []byte, error) {
+		if mt == websocket.TextMessage {
+			if err := c.WriteMessage(mt, p); err != nil {
+				return 0, nil, err
+			}
+			return c.ReadMessage()
+		}
+		if err := c.Write(ctx, mt, p); err != nil {
+			return 0, nil, err
+		}
+		return c.Read(ctx)
+	})
+}
+
+// stream sends each message through NextWriter in three pieces and reads
+// the echo through NextReader.
+func stream(e endpoint) {
+	echoCase(e, func(_ context.Context, c *websocket.Conn, mt websocket.MessageType, p []byte) (websocket.MessageType, []byte, error) {
+		if err := writePieces(c, mt, p); err != nil {
+			return 0, nil, err
+		}
+		gt, r, err := c.NextReader()
+		if err != nil {
+			return 0, nil, err
+		}
+		got, err := io.ReadAll(r)
+		return gt, got, err
+	})
+}
+
+// echoCase dials e (reporting the opening, which must be a 101), sends
+// text then binary messages of each of e's sizes through roundTrip, which
+// returns the echo, reports each, then reports the close. The case ends
+// at caseTimeout, the connection closed.
+func echoCase(e endpoint, roundTrip func(ctx context.Context, c *websocket.Conn, mt websocket.MessageType, p []byte) (websocket.MessageType, []byte, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
 	defer cancel()
 	c, resp, err := websocket.Dial(ctx, wsURL(e.Path), nil)
@@ -107,46 +142,6 @@ func echo(e endpoint) {
 	} else {
 		report("wasm/"+e.Name+"/open", "")
 	}
-	for _, text := range []bool{true, false} {
-		mt := websocket.BinaryMessage
-		if text {
-			mt = websocket.TextMessage
-		}
-		for _, n := range e.Sizes {
-			name := fmt.Sprintf("wasm/%s/%s/%d", e.Name, mt, n)
-			p := testpayload.Bytes(text, n)
-			var gt websocket.MessageType
-			var got []byte
-			if text {
-				if err = c.WriteMessage(mt, p); err == nil {
-					gt, got, err = c.ReadMessage()
-				}
-			} else {
-				if err = c.Write(ctx, mt, p); err == nil {
-					gt, got, err = c.Read(ctx)
-				}
-			}
-			report(name, compare(err, mt, p, gt, got))
-			if err != nil {
-				return
-			}
-		}
-	}
-	report("wasm/"+e.Name+"/close", closeDone(c))
-}
-
-// stream sends each message through NextWriter in three pieces and reads
-// the echo through NextReader.
-func stream(e endpoint) {
-	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, wsURL(e.Path), nil)
-	if err != nil {
-		report("wasm/"+e.Name+"/open", "Dial: "+err.Error())
-		return
-	}
-	defer c.CloseNow()
-	report("wasm/"+e.Name+"/open", "")
 	stop := context.AfterFunc(ctx, func() { c.CloseNow() })
 	defer stop()
 	for _, text := range []bool{true, false} {
@@ -155,18 +150,9 @@ func stream(e endpoint) {
 			mt = websocket.TextMessage
 		}
 		for _, n := range e.Sizes {
-			name := fmt.Sprintf("wasm/%s/%s/%d", e.Name, mt, n)
 			p := testpayload.Bytes(text, n)
-			err := writePieces(c, mt, p)
-			var gt websocket.MessageType
-			var got []byte
-			if err == nil {
-				var r io.Reader
-				if gt, r, err = c.NextReader(); err == nil {
-					got, err = io.ReadAll(r)
-				}
-			}
-			report(name, compare(err, mt, p, gt, got))
+			gt, got, err := roundTrip(ctx, c, mt, p)
+			report(fmt.Sprintf("wasm/%s/%s/%d", e.Name, mt, n), compare(err, mt, p, gt, got))
 			if err != nil {
 				return
 			}
