@@ -69,9 +69,6 @@ type Config struct {
 	// there when it is stopped (before the clients close: an idle run's
 	// profile shows the connections' memory), named LIB-WORKLOAD-runN.heap.
 	MemProfileDir string
-	// OursDetach runs this library's server with -detach (a goroutine per
-	// connection, the HTTP handler returns) instead of websocket.Handler.
-	OursDetach bool
 	// OursBroadcast is this library's broadcast mechanism: "hub" (a
 	// websocket.Hub, the messages read so far in one
 	// BroadcastAllPreparedMessages call; the default), "hub-each" (the
@@ -207,9 +204,6 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 	if lib == OursUpgradeServer {
 		serverLib = "ours"
 		extra = append(extra, "-serve", "upgradeserver")
-	}
-	if serverLib == "ours" && cfg.OursDetach {
-		extra = append(extra, "-detach")
 	}
 	if serverLib == "ours" && cfg.OursBroadcast != "" {
 		extra = append(extra, "-broadcast", cfg.OursBroadcast)

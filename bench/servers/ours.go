@@ -6,12 +6,6 @@ import (
 	websocket "github.com/rfc6455/websocket"
 )
 
-// detachOurs makes the ours server run each connection on a goroutine of
-// its own and return from the HTTP handler (as the gws and gobwas examples
-// do), instead of serving inside the handler through websocket.Handler.
-// Set by Main's -detach flag.
-var detachOurs bool
-
 // oursBroadcast is how the ours server broadcasts: "hub" (a
 // websocket.Hub: members registered; the control connection's messages
 // are broadcast with BroadcastAllPreparedMessages, all those already read
@@ -28,19 +22,6 @@ var oursBroadcast = "hub"
 // NewPreparedMessage and writes it to each member).
 func newOurs(st *state) http.Handler {
 	cfg, serve := oursParts(st)
-	if detachOurs {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c, err := websocket.Upgrade(w, r, cfg)
-			if err != nil {
-				return
-			}
-			ep := endpointOf(r)
-			go func() {
-				defer c.CloseNow()
-				serve(c, ep)
-			}()
-		})
-	}
 	return websocket.Handler(cfg, func(c *websocket.Conn, r *http.Request) {
 		serve(c, endpointOf(r))
 	})

@@ -97,7 +97,6 @@ func Main(args []string, out io.Writer) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memprofile := fs.String("memprofile", "", "write a heap profile to `file` at exit")
 	exitOnEOF := fs.Bool("exit-on-eof", false, "exit when standard input closes (for a parent process)")
-	fs.BoolVar(&detachOurs, "detach", false, "ours only: serve each connection on its own goroutine and return from the HTTP handler")
 	serveMode := fs.String("serve", "http", "ours only: http (an http.Server with websocket.Handler) or upgradeserver (a websocket.UpgradeServer on the listener, the other endpoints through its Fallback)")
 	fs.BoolVar(&deflateOn, "deflate", false, "accept permessage-deflate offers (with context takeover where the library has it)")
 	fs.StringVar(&oursBroadcast, "broadcast", "hub", "ours only: broadcast through a websocket.Hub, the messages read so far in one call (hub) or one call per message (hub-each), or a WritePreparedMessage loop (loop)")
@@ -116,10 +115,13 @@ func Main(args []string, out io.Writer) error {
 	}
 	st := &state{}
 	mux := http.NewServeMux()
-	ws := build(st)
-	mux.Handle("/echo", ws)
-	mux.Handle("/bcast", ws)
-	mux.Handle("/ctl", ws)
+	if *serveMode == "http" {
+		// (With -serve upgradeserver the UpgradeServer serves these.)
+		ws := build(st)
+		mux.Handle("/echo", ws)
+		mux.Handle("/bcast", ws)
+		mux.Handle("/ctl", ws)
+	}
 	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "conns=%d members=%d\n", st.conns.Load(), st.members.Load())
 	})

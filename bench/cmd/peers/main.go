@@ -39,7 +39,6 @@ func main() {
 	profDir := flag.String("cpuprofile-dir", "", "make every server write a CPU profile into `dir`")
 	winDir := flag.String("window-profile-dir", "", "save a CPU profile of every server's measured window into `dir` (not with -cpuprofile-dir)")
 	memDir := flag.String("memprofile-dir", "", "make every server write a heap profile into `dir` when stopped")
-	detach := flag.Bool("ours-detach", false, "run this library's connections on their own goroutines (HTTP handler returns) instead of websocket.Handler")
 	bcast := flag.String("ours-broadcast", "hub", "this library's broadcast: hub (websocket.Hub, the messages read so far in one call), hub-each (one call per message) or loop (WritePreparedMessage per member)")
 	quiet := flag.Bool("q", false, "no progress lines on standard error")
 	flag.Parse()
@@ -75,7 +74,6 @@ func main() {
 	cfg.CPUProfileDir = *profDir
 	cfg.MemProfileDir = *memDir
 	cfg.WindowProfileDir = *winDir
-	cfg.OursDetach = *detach
 	cfg.OursBroadcast = *bcast
 	if !*quiet {
 		cfg.Log = os.Stderr
