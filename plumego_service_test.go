@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,8 +28,33 @@ type chatEvent struct {
 // x/websocket is used (New with a WebSocketConfig, routes registered on a
 // mux, token auth and room auth from one SecureRoomAuth, broadcasts
 // through the hub, the Conn helpers), changed only where README.md's
-// migration table says, and runs it over loopback.
+// migration table says, and runs it over loopback: behind an http.Server,
+// and behind an UpgradeServer with the same mux as Upgrades and Fallback.
 func TestPlumegoStyleService(t *testing.T) {
+	t.Run("http.Server", func(t *testing.T) {
+		plumegoStyleService(t, func(h http.Handler) string {
+			hs := httptest.NewServer(h)
+			t.Cleanup(hs.Close)
+			return hs.Listener.Addr().String()
+		})
+	})
+	t.Run("UpgradeServer", func(t *testing.T) {
+		plumegoStyleService(t, func(h http.Handler) string {
+			us := &websocket.UpgradeServer{Upgrades: h, Fallback: h}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go us.Serve(ln)
+			t.Cleanup(func() { us.Close() })
+			return ln.Addr().String()
+		})
+	})
+}
+
+// plumegoStyleService is TestPlumegoStyleService with serve serving the
+// service's mux on loopback and returning its address.
+func plumegoStyleService(t *testing.T, serve func(http.Handler) string) {
 	secret, err := websocket.GenerateSecureSecret(32)
 	if err != nil {
 		t.Fatal(err)
@@ -88,8 +114,7 @@ func TestPlumegoStyleService(t *testing.T) {
 	if err := srv.RegisterRoutes(mux); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
+	addr := serve(mux)
 	if name, st := srv.Health(); name != "websocket" || st.Status != "healthy" {
 		t.Fatalf("Health = %s %+v", name, st)
 	}
@@ -101,7 +126,7 @@ func TestPlumegoStyleService(t *testing.T) {
 		if password != "" {
 			h.Set(websocket.RoomPasswordHeader, password)
 		}
-		url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws?room=" + room
+		url := "ws://" + addr + "/ws?room=" + room
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return websocket.Dial(ctx, url, &websocket.DialOptions{Header: h})

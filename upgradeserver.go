@@ -45,7 +45,7 @@ import (
 // 421, 426), each followed by closing the connection. A client that does
 // not send its head within ReadHeaderTimeout (slowloris) is disconnected.
 //
-// The zero value is not usable: Handler must be set. Set the fields
+// The zero value is not usable: Handler or Upgrades must be set. Set the fields
 // before Serve; do not change them while it runs.
 type UpgradeServer struct {
 	// Config is the handshake and connection configuration (nil:
@@ -57,6 +57,20 @@ type UpgradeServer struct {
 	// or 1011 when it panics, which is recovered and logged), as with
 	// websocket.Handler.
 	Handler func(c *Conn, r *http.Request)
+	// Upgrades, instead of Handler, serves each upgrade request as an
+	// http.Handler: websocket.Handler, a handler calling Upgrade or
+	// Accept, ServeWSWithConfig, a Server from New, or a mux of them.
+	// Upgrade takes the connection through the ResponseWriter it is
+	// given without net/http's per-connection buffers (middleware that
+	// wraps the ResponseWriter keeps that when it has an Unwrap method;
+	// other code can hijack it as under an http.Server). A handler that
+	// answers instead (a refusal, 401 from an authentication check) sends
+	// an HTTP/1.1 response, after which the connection is closed.
+	// Config is not used then but for its Logger, where a handler's
+	// panic is logged (recovered, the connection closed, as net/http
+	// does): the handler's own configuration applies. The request's
+	// context is not canceled; RemoteAddr and TLS are set.
+	Upgrades http.Handler
 	// Fallback serves requests that are not WebSocket upgrades (nil:
 	// answer 426 and close).
 	Fallback http.Handler
@@ -98,9 +112,9 @@ func (s *UpgradeServer) ListenAndServe(addr string) error {
 // returns. Temporary accept errors (such as running out of descriptors)
 // are retried after a pause, as net/http does.
 func (s *UpgradeServer) Serve(ln net.Listener) error {
-	if s.Handler == nil {
+	if (s.Handler == nil) == (s.Upgrades == nil) {
 		ln.Close()
-		return errors.New("websocket: UpgradeServer.Handler is nil")
+		return errors.New("websocket: UpgradeServer needs one of Handler and Upgrades")
 	}
 	if err := s.config().Compression.check(); err != nil {
 		ln.Close()
@@ -245,7 +259,11 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 	defer s.inflight.Done()
 	_ = nc.SetReadDeadline(time.Now().Add(s.headerTimeout()))
 	bp := headBufPool.Get().(*[]byte)
-	defer headBufPool.Put(bp) // buf is *bp or a larger copy: not used once this returns
+	defer func() {
+		if bp != nil { // (serveUpgrades takes it)
+			headBufPool.Put(bp) // buf is *bp or a larger copy: not used once this returns
+		}
+	}()
 	buf, n, end, err := readHead(nc, *bp, s.maxHeader())
 	if err != nil {
 		if errors.Is(err, errHeadTooLarge) {
@@ -280,6 +298,13 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		r.TLS = &st
+	}
+	if s.Upgrades != nil {
+		_ = nc.SetReadDeadline(time.Time{})
+		hbp := bp
+		bp = nil
+		s.serveUpgrades(nc, hbp, buf, end, n, r)
+		return
 	}
 	cfg := s.config()
 	sc := cfg.serverConfig()
@@ -373,11 +398,21 @@ func refuse(nc net.Conn, status int, h http.Header, body string) {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, body...)
 	_ = nc.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
-	if _, err := nc.Write(b); err == nil {
-		if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-			_ = nc.SetReadDeadline(time.Now().Add(refuseLinger))
-			_, _ = io.Copy(io.Discard, io.LimitReader(nc, 256<<10))
-		}
+	if _, err := nc.Write(b); err != nil {
+		nc.Close()
+		return
+	}
+	closeAnswered(nc)
+}
+
+// closeAnswered closes a connection whose response was written: a
+// half-close, then a drain bounded in time and size of what the client
+// still sends, so that closing with unread input does not reset the
+// connection before the client has read the response.
+func closeAnswered(nc net.Conn) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		_ = nc.SetReadDeadline(time.Now().Add(refuseLinger))
+		_, _ = io.Copy(io.Discard, io.LimitReader(nc, 256<<10))
 	}
 	nc.Close()
 }

@@ -185,6 +185,9 @@ func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *h
 	if res.ExtendedConnect {
 		return upgradeH2(w, r, cfg, res)
 	}
+	if uw := asUpgradeWriter(w); uw != nil {
+		return upgradeTaken(w, uw, cfg, res)
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, hijackFailed(w, err)
@@ -207,6 +210,23 @@ func upgradeAccepted(w http.ResponseWriter, r *http.Request, cfg *Config, res *h
 		resp = brw.Writer.AvailableBuffer()
 	}
 	return acceptOn(nc, cfg, res, resp, w.Header(), pending)
+}
+
+// upgradeTaken completes an upgrade served by UpgradeServer.Upgrades:
+// the connection is taken from uw, without net/http's buffers, and the
+// 101 goes out from the head buffer's spare room.
+func upgradeTaken(w http.ResponseWriter, uw *upgradeWriter, cfg *Config, res *handshake.ServerResult) (*Conn, error) {
+	nc, buf, pending, err := uw.take()
+	if err != nil {
+		return nil, hijackFailed(w, err)
+	}
+	var hdr http.Header
+	if w != http.ResponseWriter(uw) || uw.hdr != nil {
+		hdr = w.Header()
+	}
+	c, err := acceptOn(nc, cfg, res, buf, hdr, pending)
+	uw.release()
+	return c, err
 }
 
 // The cold paths of upgradeAccepted, kept out of it: its frame sits on

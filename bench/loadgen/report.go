@@ -209,6 +209,8 @@ func libLabel(lib string) string {
 		return "rfc6455 (ours)"
 	case OursUpgradeServer:
 		return "rfc6455 (ours, UpgradeServer)"
+	case OursUpgradesHandler:
+		return "rfc6455 (ours, Handler in UpgradeServer)"
 	case "gorilla":
 		return "gorilla/websocket"
 	case "coder":

@@ -38,7 +38,7 @@ import (
 
 // Config is a comparison run's settings.
 type Config struct {
-	Libs      []string // libraries, as servers.Libraries names, or OursUpgradeServer; "gorilla" is the reference
+	Libs      []string // libraries, as servers.Libraries names, or OursUpgradeServer / OursUpgradesHandler; "gorilla" is the reference
 	Workloads []string // as Workloads names
 	Runs      int      // server runs per library and workload; the table shows medians
 
@@ -189,6 +189,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // upgradeserver) instead of an http.Server with websocket.Handler.
 const OursUpgradeServer = "ours-us"
 
+// OursUpgradesHandler is a Libs entry: this library's websocket.Handler
+// (the code of "ours") served by a websocket.UpgradeServer as its
+// Upgrades handler (the server's -serve upgrades).
+const OursUpgradesHandler = "ours-ush"
+
+// oursVariants are the Libs entries that run the ours server another way,
+// with the -serve value that selects it.
+var oursVariants = map[string]string{OursUpgradeServer: "upgradeserver", OursUpgradesHandler: "upgrades"}
+
+// IsOursVariant reports whether lib is one of this library's other ways
+// of serving (OursUpgradeServer, OursUpgradesHandler).
+func IsOursVariant(lib string) bool { _, ok := oursVariants[lib]; return ok }
+
 // runOne starts a server, runs one workload against it, stops it.
 func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (res Result) {
 	res = Result{Lib: lib, Workload: workload, Run: run}
@@ -201,9 +214,9 @@ func runOne(ctx context.Context, cfg *Config, lib, workload string, run int) (re
 	}
 	extra = append(extra, serverArgs(workload)...)
 	serverLib := lib
-	if lib == OursUpgradeServer {
+	if mode, ok := oursVariants[lib]; ok {
 		serverLib = "ours"
-		extra = append(extra, "-serve", "upgradeserver")
+		extra = append(extra, "-serve", mode)
 	}
 	if serverLib == "ours" && cfg.OursBroadcast != "" {
 		extra = append(extra, "-broadcast", cfg.OursBroadcast)

@@ -39,6 +39,13 @@ func oursUpgradeServer(st *state, fallback http.Handler) *websocket.UpgradeServe
 	}
 }
 
+// oursUpgrades is the ours server with -serve upgrades: the http mux
+// (newOurs's websocket.Handler on the WebSocket endpoints) is both the
+// Upgrades handler and the Fallback of a websocket.UpgradeServer.
+func oursUpgrades(mux http.Handler) *websocket.UpgradeServer {
+	return &websocket.UpgradeServer{Upgrades: mux, Fallback: mux}
+}
+
 // oursParts is the ours server's configuration and per-connection
 // function.
 func oursParts(st *state) (*websocket.Config, func(*websocket.Conn, endpoint)) {

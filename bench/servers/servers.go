@@ -97,7 +97,7 @@ func Main(args []string, out io.Writer) error {
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
 	memprofile := fs.String("memprofile", "", "write a heap profile to `file` at exit")
 	exitOnEOF := fs.Bool("exit-on-eof", false, "exit when standard input closes (for a parent process)")
-	serveMode := fs.String("serve", "http", "ours only: http (an http.Server with websocket.Handler) or upgradeserver (a websocket.UpgradeServer on the listener, the other endpoints through its Fallback)")
+	serveMode := fs.String("serve", "http", "ours only: http (an http.Server with websocket.Handler), upgradeserver (a websocket.UpgradeServer on the listener, the other endpoints through its Fallback) or upgrades (an UpgradeServer with the http mux, websocket.Handler's routes included, as Upgrades and Fallback)")
 	fs.BoolVar(&deflateOn, "deflate", false, "accept permessage-deflate offers (with context takeover where the library has it)")
 	fs.StringVar(&oursBroadcast, "broadcast", "hub", "ours only: broadcast through a websocket.Hub, the messages read so far in one call (hub) or one call per message (hub-each), or a WritePreparedMessage loop (loop)")
 	if err := fs.Parse(args); err != nil {
@@ -115,7 +115,7 @@ func Main(args []string, out io.Writer) error {
 	}
 	st := &state{}
 	mux := http.NewServeMux()
-	if *serveMode == "http" {
+	if *serveMode == "http" || *serveMode == "upgrades" {
 		// (With -serve upgradeserver the UpgradeServer serves these.)
 		ws := build(st)
 		mux.Handle("/echo", ws)
@@ -159,10 +159,13 @@ func Main(args []string, out io.Writer) error {
 	case *serveMode == "upgradeserver" && *lib == "ours":
 		us := oursUpgradeServer(st, mux)
 		go func() { errc <- us.Serve(ln) }()
+	case *serveMode == "upgrades" && *lib == "ours":
+		us := oursUpgrades(mux)
+		go func() { errc <- us.Serve(ln) }()
 	case *serveMode == "http":
 		go func() { errc <- srv.Serve(ln) }()
 	default:
-		return fmt.Errorf("-serve %q: want http, or upgradeserver with -lib ours", *serveMode)
+		return fmt.Errorf("-serve %q: want http, or upgradeserver or upgrades with -lib ours", *serveMode)
 	}
 	if _, err := fmt.Fprintf(out, "ADDR %s\n", ln.Addr()); err != nil {
 		return err

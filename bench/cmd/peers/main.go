@@ -31,7 +31,7 @@ func main() {
 	scale := flag.Bool("scale", false, "scale sweep: broadcast to 1,000, 3,000 and 10,000 members and 19,000 idle connections, ours beside gws and gorilla (with -quick: 1 run, 1 s windows)")
 	def := loadgen.DefaultConfig()
 	runs := flag.Int("runs", 0, "runs per library and workload (default 3, or 1 with -quick)")
-	libs := flag.String("libs", strings.Join(def.Libs, ","), "libraries to compare (and "+loadgen.OursUpgradeServer+": ours served by a websocket.UpgradeServer instead of an http.Server)")
+	libs := flag.String("libs", strings.Join(def.Libs, ","), "libraries to compare (and "+loadgen.OursUpgradeServer+": ours served by a websocket.UpgradeServer instead of an http.Server; "+loadgen.OursUpgradesHandler+": ours, websocket.Handler as an UpgradeServer's Upgrades)")
 	workloads := flag.String("workloads", strings.Join(def.Workloads, ","), "workloads to run")
 	duration := flag.Duration("duration", 0, "measured window per workload and run (default 3s, or 1s with -quick)")
 	idle := flag.Int("idle-conns", 0, "idle connections (default 10000, or 2000 with -quick)")
@@ -79,8 +79,8 @@ func main() {
 		cfg.Log = os.Stderr
 	}
 	for _, l := range cfg.Libs {
-		if !slices.Contains(servers.Libraries, l) && l != loadgen.OursUpgradeServer {
-			fatalf("unknown library %q (want some of %v, or %s: ours behind a websocket.UpgradeServer)", l, servers.Libraries, loadgen.OursUpgradeServer)
+		if !slices.Contains(servers.Libraries, l) && !loadgen.IsOursVariant(l) {
+			fatalf("unknown library %q (want some of %v, or %s, %s: ours behind a websocket.UpgradeServer)", l, servers.Libraries, loadgen.OursUpgradeServer, loadgen.OursUpgradesHandler)
 		}
 	}
 	for _, dir := range []string{*profDir, *memDir, *winDir} {
