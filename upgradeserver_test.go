@@ -290,7 +290,7 @@ func TestUpgradeServerShutdown(t *testing.T) {
 }
 
 // FuzzUpgradeServerHead feeds arbitrary bytes to UpgradeServer's head
-// reading, parsing and handshake: the answer is a 101 (and the handler
+// reading, parsing and handshake (with Handler, and with Upgrades): the answer is a 101 (and the handler
 // runs) or a refusal with a status line, never a panic or a hang (the
 // head read is bounded by ReadHeaderTimeout and MaxHeaderBytes).
 func FuzzUpgradeServerHead(f *testing.F) {
@@ -312,16 +312,25 @@ func FuzzUpgradeServerHead(f *testing.F) {
 		ReadHeaderTimeout: time.Second,
 		MaxHeaderBytes:    1 << 10,
 	}
+	// The same through Upgrades: websocket.Handler's Upgrade and the
+	// ResponseWriter UpgradeServer gives it.
+	su := &UpgradeServer{
+		Upgrades:          Handler(nil, func(c *Conn, r *http.Request) {}),
+		ReadHeaderTimeout: time.Second,
+		MaxHeaderBytes:    1 << 10,
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		c := &fuzzHeadConn{in: bytes.NewReader(in)}
-		s.inflight.Add(1)
-		s.serveConn(c)                // returns once the head is answered or the input ends
-		out := []byte(c.out.String()) // the handler may still be writing
-		if len(out) > 0 && !bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
-			t.Fatalf("answer %q", out)
-		}
-		if bytes.HasPrefix(out, []byte("HTTP/1.1 101 ")) && !bytes.Contains(in, []byte("\r\n\r\n")) {
-			t.Fatalf("101 without a complete head: %q", in)
+		for _, s := range []*UpgradeServer{s, su} {
+			c := &fuzzHeadConn{in: bytes.NewReader(in)}
+			s.inflight.Add(1)
+			s.serveConn(c)                // returns once the head is answered or the input ends
+			out := []byte(c.out.String()) // the handler may still be writing
+			if len(out) > 0 && !bytes.HasPrefix(out, []byte("HTTP/1.1 ")) {
+				t.Fatalf("answer %q", out)
+			}
+			if bytes.HasPrefix(out, []byte("HTTP/1.1 101 ")) && !bytes.Contains(in, []byte("\r\n\r\n")) {
+				t.Fatalf("101 without a complete head: %q", in)
+			}
 		}
 	})
 }
