@@ -27,7 +27,9 @@
 // can use an UpgradeServer instead: it answers upgrades on the listener
 // itself, without the buffers an http.Server leaves behind per hijacked
 // connection (half the CPU per handshake when thousands arrive at once),
-// and hands other requests to an http.Handler.
+// and hands other requests to an http.Handler. Its Upgrades field takes
+// the handlers you already have (Handler, your own calling Upgrade,
+// ServeWSWithConfig, a Server from New) in place of its Handler.
 //
 // An idle connection holds its Conn (608 bytes), the socket, and the
 // goroutine parked in ReadMessage with the runtime's smallest stack, 2

@@ -271,3 +271,52 @@ func ExampleUpgradeServer() {
 	// hello
 	// ok
 }
+
+// Handlers written for an http.Server (here websocket.Handler behind an
+// authentication check) served by an UpgradeServer as its Upgrades: the
+// upgrade skips net/http's per-connection buffers, and a refusal is an
+// ordinary HTTP response.
+func ExampleUpgradeServer_upgrades() {
+	echo := websocket.Handler(nil, func(c *websocket.Conn, r *http.Request) {
+		for {
+			mt, p, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(mt, p); err != nil {
+				return
+			}
+		}
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/ws", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("token") != "s3cret" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		echo.ServeHTTP(w, r)
+	}))
+	s := &websocket.UpgradeServer{Upgrades: mux, Fallback: mux}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Shutdown(context.Background())
+
+	url := "ws://" + ln.Addr().String() + "/ws"
+	if _, resp, err := websocket.Dial(context.Background(), url, nil); err != nil && resp != nil {
+		fmt.Println("without a token:", resp.StatusCode)
+	}
+	c, _, err := websocket.Dial(context.Background(), url+"?token=s3cret", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.CloseNow()
+	c.WriteMessage(websocket.TextMessage, []byte("hello"))
+	_, p, _ := c.ReadMessage()
+	fmt.Println(string(p))
+	// Output:
+	// without a token: 401
+	// hello
+}
