@@ -402,29 +402,9 @@ func rpStart(t *testing.T, role rpRole, o rpOpts) *rawPeer {
 		cfg.CloseTimeout = o.closeTimeout
 		cfg.PingInterval, cfg.PongTimeout = o.pingInterval, o.pongTimeout
 		cfg.Compression = o.compression
-		if rpViaUpgradeServer(t.Name()) {
-			// Half the server-role cases (chosen by name, so a failure
-			// reproduces) go through UpgradeServer instead of Upgrade.
-			s := &UpgradeServer{Config: cfg, Handler: func(c *Conn, r *http.Request) {
-				first := false
-				once.Do(func() { first = true })
-				if !first {
-					t.Errorf("a second connection in one case")
-					return
-				}
-				defer close(p.serveDone)
-				serve(c)
-			}}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
-			t.Cleanup(func() { s.Close() })
-			p.dialServer(ln.Addr().String(), o.extOffer, o.early)
-			break
-		}
-		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Upgrade in an http.Handler: served by an httptest.Server, or
+		// by an UpgradeServer as its Upgrades.
+		upgrade := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			first := false
 			once.Do(func() { first = true })
 			if !first {
@@ -438,9 +418,38 @@ func rpStart(t *testing.T, role rpRole, o rpOpts) *rawPeer {
 				return
 			}
 			serve(c)
-		}))
-		t.Cleanup(ts.Close)
-		p.dialServer(ts.Listener.Addr().String(), o.extOffer, o.early)
+		})
+		// Half the server-role cases (chosen by name, so a failure
+		// reproduces) go through an UpgradeServer instead of an
+		// http.Server: a quarter with its Handler, a quarter with Upgrade
+		// as its Upgrades.
+		switch rpServing(t.Name()) {
+		case rpUpgradeServer, rpUpgrades:
+			s := &UpgradeServer{Config: cfg, Handler: func(c *Conn, r *http.Request) {
+				first := false
+				once.Do(func() { first = true })
+				if !first {
+					t.Errorf("a second connection in one case")
+					return
+				}
+				defer close(p.serveDone)
+				serve(c)
+			}}
+			if rpServing(t.Name()) == rpUpgrades {
+				s.Handler, s.Upgrades = nil, upgrade
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go s.Serve(ln)
+			t.Cleanup(func() { s.Close() })
+			p.dialServer(ln.Addr().String(), o.extOffer, o.early)
+		default:
+			ts := httptest.NewServer(upgrade)
+			t.Cleanup(ts.Close)
+			p.dialServer(ts.Listener.Addr().String(), o.extOffer, o.early)
+		}
 	case rpClient:
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -482,13 +491,29 @@ func rpStart(t *testing.T, role rpRole, o rpOpts) *rawPeer {
 	return p
 }
 
-// rpViaUpgradeServer reports whether the server-role case named name is
-// served by an UpgradeServer (else by Upgrade in an httptest.Server): a
-// hash of the name, so the choice is stable from run to run.
-func rpViaUpgradeServer(name string) bool {
+// How a server-role case is served: Upgrade in an httptest.Server, an
+// UpgradeServer with its Handler, or an UpgradeServer with Upgrade as its
+// Upgrades.
+const (
+	rpHTTPServer = iota
+	rpUpgradeServer
+	rpUpgrades
+)
+
+// rpServing picks how the server-role case named name is served: a hash
+// of the name, so the choice is stable from run to run (half the cases
+// through an http.Server, a quarter each through the UpgradeServer's
+// two ways).
+func rpServing(name string) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
-	return h.Sum32()%2 == 1
+	switch h.Sum32() % 4 {
+	case 1:
+		return rpUpgradeServer
+	case 3:
+		return rpUpgrades
+	}
+	return rpHTTPServer
 }
 
 // rpAccept computes Sec-WebSocket-Accept independently of handshake/.
