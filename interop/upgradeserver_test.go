@@ -18,24 +18,29 @@ import (
 // upgradeServerEcho serves an echo on a websocket.UpgradeServer (the
 // opening handshake answered without an http.Server) with compression on,
 // and fallback for the other requests; it returns the listener's address.
-func upgradeServerEcho(t *testing.T, fallback http.Handler) string {
+// With upgrades the echo is a websocket.Handler served as the
+// UpgradeServer's Upgrades (the way handlers written for an http.Server
+// move over), else the UpgradeServer's own Handler.
+func upgradeServerEcho(t *testing.T, fallback http.Handler, upgrades bool) string {
 	t.Helper()
 	cfg := websocket.DefaultConfig()
 	cfg.Compression = &websocket.CompressionOptions{}
-	s := &websocket.UpgradeServer{
-		Config: cfg,
-		Handler: func(c *websocket.Conn, r *http.Request) {
-			for {
-				mt, p, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				if err := c.WriteMessage(mt, p); err != nil {
-					return
-				}
+	echo := func(c *websocket.Conn, r *http.Request) {
+		for {
+			mt, p, err := c.ReadMessage()
+			if err != nil {
+				return
 			}
-		},
-		Fallback: fallback,
+			if err := c.WriteMessage(mt, p); err != nil {
+				return
+			}
+		}
+	}
+	s := &websocket.UpgradeServer{Config: cfg, Handler: echo, Fallback: fallback}
+	if upgrades {
+		mux := http.NewServeMux()
+		mux.Handle("/echo", websocket.Handler(cfg, echo))
+		s.Handler, s.Upgrades = nil, mux
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,12 +51,31 @@ func upgradeServerEcho(t *testing.T, fallback http.Handler) string {
 	return ln.Addr().String()
 }
 
-// Node's ws client against an UpgradeServer: text, a 256 KiB binary
+// upgradeServerModes runs f as a subtest with each way of serving on an
+// UpgradeServer.
+func upgradeServerModes(t *testing.T, f func(t *testing.T, upgrades bool)) {
+	for _, upgrades := range []bool{false, true} {
+		name := "Handler"
+		if upgrades {
+			name = "Upgrades"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, upgrades)
+		})
+	}
+}
+
+// Node's ws client against an UpgradeServer (both ways): text, a 256 KiB binary
 // message, both compressed, and a clean close.
 func TestNodeClientUpgradeServer(t *testing.T) {
 	t.Parallel()
+	upgradeServerModes(t, nodeClientUpgradeServer)
+}
+
+func nodeClientUpgradeServer(t *testing.T, upgrades bool) {
 	node := nodePath(t)
-	addr := upgradeServerEcho(t, nil)
+	addr := upgradeServerEcho(t, nil, upgrades)
 	script := `
 const WebSocket = require('ws');
 const ws = new WebSocket(process.argv[1], {perMessageDeflate: true});
@@ -84,9 +108,14 @@ ws.on('error', (e) => { console.log('error ' + e.message); process.exit(1); });
 }
 
 // Headless Chromium loads a page from the UpgradeServer's fallback and
-// talks WebSocket to the same origin through the UpgradeServer.
+// talks WebSocket to the same origin through the UpgradeServer (both
+// ways).
 func TestBrowserUpgradeServer(t *testing.T) {
 	t.Parallel()
+	upgradeServerModes(t, browserUpgradeServer)
+}
+
+func browserUpgradeServer(t *testing.T, upgrades bool) {
 	chromium := chromiumPath(t)
 	result := make(chan string, 1)
 	mux := http.NewServeMux()
@@ -119,7 +148,7 @@ ws.onerror = () => report('error');
 		default:
 		}
 	})
-	addr := upgradeServerEcho(t, mux)
+	addr := upgradeServerEcho(t, mux, upgrades)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log, _ := startChromium(t, ctx, chromium, fmt.Sprintf("http://%s/page", addr))
