@@ -39,6 +39,7 @@ type upgradeWriter struct {
 	clen    int64
 	written int64
 	noBody  bool // the status allows no body (1xx, 204, 304)
+	headReq bool // a HEAD request: the body written is discarded
 }
 
 // asUpgradeWriter finds the upgradeWriter under w and the wrappers that
@@ -183,6 +184,10 @@ func (w *upgradeWriter) Write(p []byte) (int, error) {
 	if w.clen >= 0 && w.written+int64(len(p)) > w.clen {
 		return 0, http.ErrContentLength
 	}
+	if w.headReq { // as net/http: accepted, not sent
+		w.written += int64(len(p))
+		return len(p), nil
+	}
 	n, err := w.nc.Write(p)
 	w.written += int64(n)
 	return n, err
@@ -214,7 +219,7 @@ func (w *upgradeWriter) finish() {
 // from nc (buf[:end] its head, buf[end:n] what followed it), recovering a
 // panic as net/http does.
 func (s *UpgradeServer) serveUpgrades(nc net.Conn, bp *[]byte, buf []byte, end, n int, r *http.Request) {
-	w := &upgradeWriter{nc: nc, bp: bp, buf: buf, end: end, n: n}
+	w := &upgradeWriter{nc: nc, bp: bp, buf: buf, end: end, n: n, headReq: r.Method == http.MethodHead}
 	defer func() {
 		p := recover()
 		if p != nil && p != http.ErrAbortHandler {

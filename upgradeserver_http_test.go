@@ -153,6 +153,8 @@ func TestUpgradeServerUpgradesAnswers(t *testing.T) {
 		{"nothing written", req("/nothing", ""), "HTTP/1.1 200 OK", []string{"Content-Length: 0", "Date: "}, ""},
 		{"sniffed", req("/sniffed", ""), "HTTP/1.1 200 OK", []string{"Content-Type: text/html; charset=utf-8"}, "<html>hi</html>"},
 		{"content length", req("/length", ""), "HTTP/1.1 418 I'm a teapot", []string{"Content-Length: 2"}, "ab"},
+		{"HEAD", strings.Replace(req("/sniffed", ""), "GET ", "HEAD ", 1), "HTTP/1.1 200 OK", []string{"Connection: close"}, ""},
+		{"HEAD refused", strings.Replace(req("/ws", ""), "GET ", "HEAD ", 1), "HTTP/1.1 405 Method Not Allowed", []string{"Allow: GET"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
