@@ -170,7 +170,8 @@ func (s *UpgradeServer) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting (it closes the listeners), waits for the
-// handshakes under way to finish or ctx to end, and shuts the fallback
+// handshakes under way to finish (with Upgrades: its handlers, until they
+// take the connection or return) or ctx to end, and shuts the fallback
 // server down gracefully. Connections already upgraded are the Handler's:
 // Shutdown neither waits for nor closes them (use a Hub's Shutdown, or
 // your own bookkeeping).
@@ -256,7 +257,12 @@ var headParserPool = sync.Pool{New: func() any {
 // serveConn reads one request head from nc and upgrades it, refuses it, or
 // hands the connection to the fallback server.
 func (s *UpgradeServer) serveConn(nc net.Conn) {
-	defer s.inflight.Done()
+	counted := true // (serveUpgrades takes the count over)
+	defer func() {
+		if counted {
+			s.inflight.Done()
+		}
+	}()
 	_ = nc.SetReadDeadline(time.Now().Add(s.headerTimeout()))
 	bp := headBufPool.Get().(*[]byte)
 	defer func() {
@@ -302,7 +308,7 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 	if s.Upgrades != nil {
 		_ = nc.SetReadDeadline(time.Time{})
 		hbp := bp
-		bp = nil
+		bp, counted = nil, false
 		s.serveUpgrades(nc, hbp, buf, end, n, r)
 		return
 	}

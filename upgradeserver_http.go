@@ -26,6 +26,7 @@ import (
 // comes first, so a handler that keeps running for the connection's life
 // does not keep it.
 type upgradeWriter struct {
+	s    *UpgradeServer
 	nc   net.Conn
 	bp   *[]byte // the pooled buffer (nil once given back)
 	buf  []byte  // *bp or a grown copy: buf[end:n] is the client's first frames
@@ -40,6 +41,17 @@ type upgradeWriter struct {
 	written int64
 	noBody  bool // the status allows no body (1xx, 204, 304)
 	headReq bool // a HEAD request: the body written is discarded
+	counted bool // in s.inflight: until the connection is taken or the response done
+}
+
+// leave ends the request's count in s.inflight: the connection was taken
+// (Shutdown then no longer waits for it, as an http.Server does not wait
+// for hijacked connections) or the response is done.
+func (w *upgradeWriter) leave() {
+	if w.counted {
+		w.counted = false
+		w.s.inflight.Done()
+	}
 }
 
 // asUpgradeWriter finds the upgradeWriter under w and the wrappers that
@@ -83,6 +95,7 @@ func (w *upgradeWriter) take() (net.Conn, []byte, []byte, error) {
 		return nil, nil, nil, errors.New("websocket: response already written")
 	}
 	w.hij = true
+	w.leave()
 	return w.nc, w.buf[w.n:w.n], w.buf[w.end:w.n], nil
 }
 
@@ -93,6 +106,7 @@ func (w *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, http.ErrHijacked
 	}
 	w.hij = true
+	w.leave()
 	pending := append([]byte(nil), w.buf[w.end:w.n]...)
 	w.release()
 	_ = w.nc.SetDeadline(time.Time{})
@@ -217,10 +231,12 @@ func (w *upgradeWriter) finish() {
 
 // serveUpgrades runs the Upgrades handler for the upgrade request r read
 // from nc (buf[:end] its head, buf[end:n] what followed it), recovering a
-// panic as net/http does.
+// panic as net/http does. It owns the head buffer bp and the request's
+// count in s.inflight.
 func (s *UpgradeServer) serveUpgrades(nc net.Conn, bp *[]byte, buf []byte, end, n int, r *http.Request) {
-	w := &upgradeWriter{nc: nc, bp: bp, buf: buf, end: end, n: n, headReq: r.Method == http.MethodHead}
+	w := &upgradeWriter{s: s, nc: nc, bp: bp, buf: buf, end: end, n: n, headReq: r.Method == http.MethodHead, counted: true}
 	defer func() {
+		defer w.leave()
 		p := recover()
 		if p != nil && p != http.ErrAbortHandler {
 			logger := slog.Default()

@@ -3,6 +3,8 @@ package websocket
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -200,5 +202,76 @@ func TestUpgradeServerUpgradesAnswers(t *testing.T) {
 	both := &UpgradeServer{Handler: connEcho, Upgrades: mux}
 	if err := both.Serve(ln); err == nil {
 		t.Fatal("Serve with both Handler and Upgrades succeeded")
+	}
+}
+
+// Shutdown waits for Upgrades handlers until they take their connection:
+// one that keeps running it inside ServeHTTP (as gorilla-style code does)
+// does not hold Shutdown up, one that has not answered yet does.
+func TestUpgradeServerUpgradesShutdown(t *testing.T) {
+	checkGoroutines(t)
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/inline", func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		connEcho(c, r) // the connection runs in ServeHTTP
+		c.CloseNow()
+	})
+	stalled := make(chan struct{})
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		close(stalled)
+		<-release
+	})
+	s := &UpgradeServer{Upgrades: mux}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	addr := ln.Addr().String()
+	c := connDial(t, "ws://"+addr+"/inline", nil)
+	defer c.CloseNow()
+	if err := c.WriteMessage(TextMessage, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with a connection running in ServeHTTP: %v", err)
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+	c.Close(CloseNormalClosure, "")
+
+	// A handler that has not answered holds Shutdown up until ctx ends.
+	s2 := &UpgradeServer{Upgrades: mux}
+	ln2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s2.Serve(ln2)
+	nc, err := net.Dial("tcp", ln2.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	io.WriteString(nc, strings.Replace(fmt.Sprintf(usUpgradeHead, addr, ""), "/chat?x=1", "/stall", 1))
+	<-stalled
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if err := s2.Shutdown(ctx2); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown with a handler under way: %v, want the context's error", err)
+	}
+	close(release)
+	if err := s2.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown once the handler returned: %v", err)
 	}
 }
