@@ -384,20 +384,9 @@ func readHead(nc net.Conn, buf []byte, limit int) ([]byte, int, int, error) {
 // unread input does not reset the connection before the client has read
 // the response.
 func refuse(nc net.Conn, status int, h http.Header, body string) {
-	b := make([]byte, 0, 256)
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, ' ')
-	b = append(b, http.StatusText(status)...)
-	b = append(b, "\r\n"...)
-	for k, vs := range h {
-		for _, v := range vs {
-			b = append(b, k...)
-			b = append(b, ": "...)
-			b = append(b, stripCRLF(v)...)
-			b = append(b, "\r\n"...)
-		}
-	}
+	hb := headerBuf{b: appendStatusLine(make([]byte, 0, 256), status)}
+	_ = h.Write(&hb) // sorted, values stripped of CR and LF
+	b := hb.b
 	body += "\n"
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
@@ -426,17 +415,6 @@ func closeAnswered(nc net.Conn) {
 // refuseLinger bounds refuse's drain (net/http waits 500 ms likewise).
 const refuseLinger = 500 * time.Millisecond
 
-func stripCRLF(s string) string {
-	if !bytes.ContainsAny([]byte(s), "\r\n") {
-		return s
-	}
-	return string(bytes.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' {
-			return ' '
-		}
-		return r
-	}, []byte(s)))
-}
 
 // handOff gives nc, with the bytes read from it so far, to the fallback
 // http.Server (started on first use).

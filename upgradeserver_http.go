@@ -161,18 +161,20 @@ func (w *upgradeWriter) writeHead(status int, firstBody []byte) {
 	if _, set := h["Date"]; !set {
 		h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	}
-	b := make([]byte, 0, 256)
-	b = append(b, "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, ' ')
-	b = append(b, http.StatusText(status)...)
-	b = append(b, "\r\n"...)
-	var hb headerBuf
-	hb.b = b
+	hb := headerBuf{b: appendStatusLine(make([]byte, 0, 256), status)}
 	_ = h.Write(&hb) // sorted, values stripped of CR and LF
 	hb.b = append(hb.b, "\r\n"...)
 	_ = w.nc.SetWriteDeadline(time.Now().Add(DefaultHandshakeTimeout))
 	_, _ = w.nc.Write(hb.b)
+}
+
+// appendStatusLine appends an HTTP/1.1 status line for status to b.
+func appendStatusLine(b []byte, status int) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(status)...)
+	return append(b, "\r\n"...)
 }
 
 // headerBuf is an io.Writer appending to b (for http.Header.Write).
