@@ -45,12 +45,16 @@ func TestHarness(t *testing.T) {
 		"coder":   {EchoPipelined},
 		"gws":     {Broadcast},
 		"gobwas":  {EchoLarge, Idle},
+		// This library behind an UpgradeServer, both ways.
+		OursUpgradeServer:   {EchoSmall, Idle},
+		OursUpgradesHandler: {EchoSmall, Idle},
 	}
 	type run struct{ lib, bcast string }
 	var runs []run
 	for _, lib := range servers.Libraries {
 		runs = append(runs, run{lib: lib})
 	}
+	runs = append(runs, run{lib: OursUpgradeServer}, run{lib: OursUpgradesHandler})
 	// This library's other broadcast mechanisms (the default is "hub").
 	runs = append(runs, run{"ours", "hub-each"}, run{"ours", "loop"})
 	for _, rn := range runs {
