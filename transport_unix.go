@@ -3,12 +3,14 @@
 // This file owns what syscall.RawConn gives Unix sockets: the buffer-free
 // idle wait (a connection with nothing in flight waits for input holding
 // no read buffer) and bounded writes that read no clock unless the socket
-// is full (rawWrite).
+// is full (rawWrite), and UpgradeServer's wait for a request head holding
+// no buffer (awaitReadable).
 
 package websocket
 
 import (
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -73,4 +75,36 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 		c.rwBuf = c.rwBuf[n:]
 	}
 	return true
+}
+
+// awaitReadable waits until a socket has input (or its read deadline
+// passes, or it fails), holding no buffer; a connection that is not a
+// socket returns at once.
+func awaitReadable(nc net.Conn) error {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc.Read(peekReadable)
+}
+
+// peekReadable runs inside RawConn.Read: it reports whether fd has input
+// (or an end or error, which the read that follows reports), asking to
+// wait otherwise.
+func peekReadable(fd uintptr) bool {
+	var b [1]byte
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK) // the socket is non-blocking
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rfc6455/websocket/handshake"
@@ -238,8 +239,22 @@ func (s *UpgradeServer) headerTimeout() time.Duration {
 	return defaultReadHeaderTimeout
 }
 
-// headBufPool holds the buffers request heads are read into.
-var headBufPool = sync.Pool{New: func() any { b := make([]byte, headBufSize); return &b }}
+// headBufPool holds the buffers request heads are read into; headBufsOut
+// counts those taken and not given back (getHeadBuf, putHeadBuf).
+var (
+	headBufPool = sync.Pool{New: func() any { b := make([]byte, headBufSize); return &b }}
+	headBufsOut atomic.Int64
+)
+
+func getHeadBuf() *[]byte {
+	headBufsOut.Add(1)
+	return headBufPool.Get().(*[]byte)
+}
+
+func putHeadBuf(bp *[]byte) {
+	headBufsOut.Add(-1)
+	headBufPool.Put(bp)
+}
 
 // headParser parses a head with net/http's parser; pooled with its
 // buffers.
@@ -264,10 +279,16 @@ func (s *UpgradeServer) serveConn(nc net.Conn) {
 		}
 	}()
 	_ = nc.SetReadDeadline(time.Now().Add(s.headerTimeout()))
-	bp := headBufPool.Get().(*[]byte)
+	// A client that has connected but sent nothing yet costs no buffer:
+	// slow or silent ones wait here, until ReadHeaderTimeout at most.
+	if err := awaitReadable(nc); err != nil {
+		nc.Close()
+		return
+	}
+	bp := getHeadBuf()
 	defer func() {
 		if bp != nil { // (serveUpgrades takes it)
-			headBufPool.Put(bp) // buf is *bp or a larger copy: not used once this returns
+			putHeadBuf(bp) // buf is *bp or a larger copy: not used once this returns
 		}
 	}()
 	buf, n, end, err := readHead(nc, *bp, s.maxHeader())
@@ -414,7 +435,6 @@ func closeAnswered(nc net.Conn) {
 
 // refuseLinger bounds refuse's drain (net/http waits 500 ms likewise).
 const refuseLinger = 500 * time.Millisecond
-
 
 // handOff gives nc, with the bytes read from it so far, to the fallback
 // http.Server (started on first use).

@@ -79,7 +79,7 @@ func (w *upgradeWriter) Header() http.Header {
 // release gives the head buffer back to the pool.
 func (w *upgradeWriter) release() {
 	if w.bp != nil {
-		headBufPool.Put(w.bp)
+		putHeadBuf(w.bp)
 		w.bp, w.buf = nil, nil
 	}
 }

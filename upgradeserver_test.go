@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,21 @@ func TestUpgradeServerRefusals(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("closed after %v, want about ReadHeaderTimeout (300ms)", d)
+	}
+
+	// A client that sends nothing at all is cut off alike.
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	start = time.Now()
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := silent.Read(make([]byte, 1)); err == nil || n != 0 {
+		t.Fatalf("silent client: read %d, %v: want the connection closed", n, err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("silent client closed after %v, want about ReadHeaderTimeout (300ms)", d)
 	}
 }
 
@@ -355,3 +371,41 @@ func (c *fuzzHeadConn) RemoteAddr() net.Addr {
 func (c *fuzzHeadConn) SetDeadline(time.Time) error      { return nil }
 func (c *fuzzHeadConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *fuzzHeadConn) SetWriteDeadline(time.Time) error { return nil }
+
+// Clients that connect and send nothing hold no head buffer while the
+// server waits for their first byte; once they send, they are served.
+func TestUpgradeServerSilentClientsHoldNoBuffer(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("the buffer-free wait is for Unix sockets")
+	}
+	checkGoroutines(t)
+	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) { connEcho(c, r) }}
+	addr := startUpgradeServer(t, s, nil)
+	before := headBufsOut.Load()
+	var conns []net.Conn
+	for range 50 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		conns = append(conns, nc)
+	}
+	// The server has accepted them all once a dial after them is served.
+	c := connDial(t, "ws://"+addr+"/", nil)
+	c.CloseNow()
+	time.Sleep(50 * time.Millisecond)
+	if held := headBufsOut.Load() - before; held != 0 {
+		t.Fatalf("%d head buffers held for 50 silent clients", held)
+	}
+	for _, nc := range conns {
+		io.WriteString(nc, fmt.Sprintf(usUpgradeHead, addr, ""))
+	}
+	for _, nc := range conns {
+		_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(nc).ReadString('\n')
+		if err != nil || line != "HTTP/1.1 101 Switching Protocols\r\n" {
+			t.Fatalf("after sending: %q, %v", line, err)
+		}
+	}
+}
