@@ -24,7 +24,8 @@ import (
 
 // UpgradeServer accepts connections on a listener and serves WebSocket
 // upgrades on them itself, without an http.Server: the request head is
-// read into a pooled buffer and parsed (with net/http's parser), the
+// read into a pooled buffer (on Unix, taken only once the client's first
+// byte has arrived) and parsed (with net/http's parser), the
 // handshake is answered on the connection, and Handler runs the
 // connection on a fresh goroutine, which is then the only one the
 // connection keeps. An http.Server hijacked for each upgrade leaves behind
