@@ -78,11 +78,17 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 }
 
 // awaitReadable waits until a socket has input (or its read deadline
-// passes, or it fails), holding no buffer; a connection that is not a
-// socket returns at once.
+// passes, or it fails), holding no buffer. Any other connection returns
+// at once, wrappers of sockets included: one that buffers what it read
+// (a PROXY protocol listener's, say) may hold the head already.
 func awaitReadable(nc net.Conn) error {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+	var sc syscall.Conn
+	switch t := nc.(type) {
+	case *net.TCPConn:
+		sc = t
+	case *net.UnixConn:
+		sc = t
+	default:
 		return nil
 	}
 	rc, err := sc.SyscallConn()
