@@ -409,3 +409,58 @@ func TestUpgradeServerSilentClientsHoldNoBuffer(t *testing.T) {
 		}
 	}
 }
+
+// bufferingConn is a socket wrapper that has read ahead (as a PROXY
+// protocol listener does): its Read serves a bufio.Reader, and it still
+// offers the socket's SyscallConn (promoted from *net.TCPConn).
+type bufferingConn struct {
+	*net.TCPConn
+	br *bufio.Reader
+}
+
+func (b *bufferingConn) Read(p []byte) (int, error) { return b.br.Read(p) }
+
+type bufferingListener struct{ net.Listener }
+
+func (l bufferingListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	bc := &bufferingConn{TCPConn: nc.(*net.TCPConn), br: bufio.NewReader(nc)}
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := bc.br.Peek(1); err != nil { // reads what the client sent
+		nc.Close()
+		return nil, err
+	}
+	return bc, nil
+}
+
+// A listener whose connections have read the request head ahead is
+// served at once: the wait for a first byte does not look past them at
+// the socket.
+func TestUpgradeServerBufferingListener(t *testing.T) {
+	s := &UpgradeServer{Handler: func(c *Conn, r *http.Request) { connEcho(c, r) }, ReadHeaderTimeout: 3 * time.Second}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(bufferingListener{ln})
+	t.Cleanup(func() { s.Close() })
+	addr := ln.Addr().String()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	start := time.Now()
+	io.WriteString(nc, fmt.Sprintf(usUpgradeHead, addr, ""))
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(nc).ReadString('\n')
+	if err != nil || line != "HTTP/1.1 101 Switching Protocols\r\n" {
+		t.Fatalf("%q, %v", line, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("answered after %v: the head the wrapper buffered waited for more input", d)
+	}
+}
