@@ -266,6 +266,14 @@ func TestUpgradeServerTLS(t *testing.T) {
 	if string(body) != "tls=true" {
 		t.Fatalf("fallback handler saw %q", body)
 	}
+
+	// The same over Upgrades: the handler's request has the TLS state,
+	// and an https Origin of the same host passes Upgrade's check.
+	su := &UpgradeServer{Upgrades: Handler(nil, s.Handler)}
+	addr2 := startUpgradeServer(t, su, cfg)
+	h := http.Header{"Origin": {"https://" + addr2}}
+	c2 := connDial(t, "wss://"+addr2+"/", &DialOptions{TLSConfig: tlsCfg, Header: h})
+	dialEcho(t, c2)
 }
 
 // Shutdown stops accepting but leaves upgraded connections to their
