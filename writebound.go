@@ -48,6 +48,11 @@ func (c *Conn) lockFrame(bound time.Duration) {
 func (c *Conn) armWrite() {
 	bound := c.wbound
 	u := c.userWDL.Load()
+	if u != 0 && u == c.wdl && !c.wctl && !c.userWDLSet.Load() {
+		// A data frame under the user's deadline, which is on the
+		// socket already (as a Hub's writers keep it): no clock needed.
+		return
+	}
 	if u == 0 && bound > 0 && c.wdlBound == bound && !c.userWDLSet.Load() {
 		// Armed from this bound: keep it while it is still at least
 		// 7/8 of the bound away (the monotonic clock is the cheap one).
