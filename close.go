@@ -96,7 +96,9 @@ func (c *Conn) failCause() error {
 func (c *Conn) closeNow() {
 	c.closeOnce.Do(func() {
 		_ = c.nc.Close()
-		close(c.done)
+		if p := c.done.Swap(&closedDone); p != nil {
+			close(*p) // Done was asked for before
+		}
 		// Give the compressor back unless a message writer holds the
 		// slot (it then goes to the garbage collector).
 		if c.slotHeld.CompareAndSwap(false, true) {
@@ -129,10 +131,8 @@ func (c *Conn) writeClose(code StatusCode, reason string) error {
 // after CloseTimeout and reads return ErrCloseTimeout.
 func (c *Conn) boundCloseWait() {
 	time.AfterFunc(c.o.closeTimeout, func() {
-		select {
-		case <-c.done:
+		if c.isDone() {
 			return
-		default:
 		}
 		if c.closeRecv.Load() || c.lingering.Load() {
 			return
@@ -229,7 +229,7 @@ func (c *Conn) waitDone(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-c.done:
+	case <-c.doneChan():
 		return true
 	case <-t.C:
 		c.closeNow()

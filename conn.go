@@ -141,7 +141,9 @@ type closeState struct {
 	closeRecv atomic.Bool
 	lingering atomic.Bool // finishClose started lingerClose
 	peerClose *CloseError // set before closeRecv
-	done      chan struct{}
+	// done is Done's channel, made on first use (doneChan): &closedDone
+	// once the connection is closed (isDone).
+	done      atomic.Pointer[chan struct{}]
 	closeOnce sync.Once
 }
 
@@ -175,7 +177,6 @@ func newConn(nc net.Conn, role Role, o resolved, subprotocol string, negotiated 
 		negotiated:  negotiated,
 	}
 	c.readLimit = o.readLimit
-	c.done = make(chan struct{})
 	if negotiated != nil && o.compression == nil {
 		c.o.compression = &CompressionOptions{}
 	}
@@ -273,4 +274,28 @@ func (c *Conn) SetPongHandler(h func(data []byte)) { c.handlers().pong = h }
 func (c *Conn) SetCloseHandler(h func(code int, text string) error) { c.handlers().close = h }
 
 // Done returns a channel closed once the underlying connection is closed.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} { return c.doneChan() }
+
+// closedDone is the closed channel a closed connection's done points to.
+var closedDone = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// doneChan returns the channel closed when the connection is, made on
+// first use: most connections never wait on it, and it is 96 bytes an
+// idle connection need not hold.
+func (c *Conn) doneChan() chan struct{} {
+	if p := c.done.Load(); p != nil {
+		return *p
+	}
+	ch := make(chan struct{})
+	if c.done.CompareAndSwap(nil, &ch) {
+		return ch
+	}
+	return *c.done.Load() // made meanwhile, or closed
+}
+
+// isDone reports whether the connection is closed (Done is closed).
+func (c *Conn) isDone() bool { return c.done.Load() == &closedDone }

@@ -413,3 +413,40 @@ func TestInvalidCompressionLevel(t *testing.T) {
 		t.Fatalf("server with a bad level: %v %v", err, resp)
 	}
 }
+
+// Done is made on first use: asked for before or after the close, it is
+// closed once the connection is, and a new connection holds none.
+func TestDoneLazy(t *testing.T) {
+	for _, askBefore := range []bool{true, false} {
+		a, b := net.Pipe()
+		defer b.Close()
+		c := newConn(a, RoleServer, (&Options{}).resolve(), "", nil, nil)
+		if c.done.Load() != nil {
+			t.Fatal("a new Conn made its done channel")
+		}
+		var done <-chan struct{}
+		if askBefore {
+			done = c.Done()
+			select {
+			case <-done:
+				t.Fatal("Done is closed before the close")
+			default:
+			}
+			if c.IsClosed() {
+				t.Fatal("IsClosed before the close")
+			}
+		}
+		c.CloseNow()
+		if !askBefore {
+			done = c.Done()
+		}
+		select {
+		case <-done:
+		default:
+			t.Fatalf("Done (asked for before the close: %v) is not closed", askBefore)
+		}
+		if !c.IsClosed() {
+			t.Fatal("IsClosed false after CloseNow")
+		}
+	}
+}

@@ -27,11 +27,9 @@ func (c *Conn) markRead() {
 // meanwhile, it fails the connection.
 func (c *Conn) keepalive() {
 	c.kaMu.Lock()
-	select {
-	case <-c.done:
+	if c.isDone() {
 		c.kaMu.Unlock()
 		return
-	default:
 	}
 	now := monoNow()
 	last := c.lastRead.Load()

@@ -168,12 +168,7 @@ func (c *Conn) WriteClose(code StatusCode, reason string) error {
 // closed and Done is closed. During the close handshake it is not yet
 // closed, but writes already fail with ErrCloseSent.
 func (c *Conn) IsClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
+	return c.isDone()
 }
 
 // plumegoState is what the Plumego-compat methods keep on a Conn, made

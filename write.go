@@ -77,10 +77,8 @@ func (c *Conn) writable() error {
 	if c.closeSent {
 		return ErrCloseSent
 	}
-	select {
-	case <-c.done:
+	if c.isDone() {
 		return c.closedErr()
-	default:
 	}
 	return c.werr
 }
@@ -279,6 +277,7 @@ func (c *Conn) acquireSlotSlow(ctx context.Context) error {
 	if ctx != nil {
 		ctxDone = ctx.Done()
 	}
+	done := c.doneChan()
 	for {
 		// After counting ourselves as a waiter: a release that we miss
 		// here sees the count and wakes us.
@@ -287,7 +286,7 @@ func (c *Conn) acquireSlotSlow(ctx context.Context) error {
 		}
 		select {
 		case <-wake:
-		case <-c.done:
+		case <-done:
 			return c.closedErr()
 		case <-ctxDone:
 			return ctx.Err()

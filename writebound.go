@@ -146,14 +146,8 @@ func (c *Conn) writeFailed(err error) error {
 	if err == nil {
 		return nil
 	}
-	closed := false
-	select {
-	case <-c.done:
-		closed = true
-	default:
-	}
 	switch {
-	case closed:
+	case c.isDone():
 		err = c.closedErr()
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		err = ErrWriteTimeout
