@@ -1946,6 +1946,11 @@ func TestDeflateConcurrentWriters(t *testing.T) {
 		}
 	}
 	var wg sync.WaitGroup
+	// NextWriter closes a writer still open from an earlier NextWriter
+	// (as in gorilla/websocket): one goroutine streams at a time, while
+	// the others' WriteMessage and WritePreparedMessage wait for its
+	// message.
+	var streaming sync.Mutex
 	for g := range writers {
 		wg.Add(1)
 		go func() {
@@ -1956,6 +1961,7 @@ func TestDeflateConcurrentWriters(t *testing.T) {
 				case 0:
 					err = client.WriteMessage(TextMessage, m)
 				case 1:
+					streaming.Lock()
 					var w io.WriteCloser
 					if w, err = client.NextWriter(TextMessage); err == nil {
 						half := len(m) / 2
@@ -1966,6 +1972,7 @@ func TestDeflateConcurrentWriters(t *testing.T) {
 							err = cerr
 						}
 					}
+					streaming.Unlock()
 				case 2:
 					var pm *PreparedMessage
 					if pm, err = NewPreparedMessage(TextMessage, m); err == nil {
