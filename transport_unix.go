@@ -82,16 +82,12 @@ func (c *Conn) rawWrite(fd uintptr) bool {
 // at once, wrappers of sockets included: one that buffers what it read
 // (a PROXY protocol listener's, say) may hold the head already.
 func awaitReadable(nc net.Conn) error {
-	var sc syscall.Conn
-	switch t := nc.(type) {
-	case *net.TCPConn:
-		sc = t
-	case *net.UnixConn:
-		sc = t
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
 	default:
 		return nil
 	}
-	rc, err := sc.SyscallConn()
+	rc, err := nc.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return nil
 	}

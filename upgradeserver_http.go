@@ -9,12 +9,11 @@ package websocket
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"strconv"
 	"time"
 )
@@ -110,24 +109,11 @@ func (w *upgradeWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	pending := append([]byte(nil), w.buf[w.end:w.n]...)
 	w.release()
 	_ = w.nc.SetDeadline(time.Time{})
-	br := bufio.NewReaderSize(io.MultiReader(&onceReader{b: pending}, w.nc), headBufSize)
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(pending), w.nc), headBufSize)
 	if len(pending) > 0 {
 		_, _ = br.Peek(len(pending)) // buffered: Buffered() reports it
 	}
 	return w.nc, bufio.NewReadWriter(br, bufio.NewWriterSize(w.nc, headBufSize)), nil
-}
-
-// onceReader reads b, then reports io.EOF (so that io.MultiReader moves
-// on to the connection).
-type onceReader struct{ b []byte }
-
-func (o *onceReader) Read(p []byte) (int, error) {
-	if len(o.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, o.b)
-	o.b = o.b[n:]
-	return n, nil
 }
 
 // WriteHeader sends the response head at once (informational statuses
@@ -238,25 +224,17 @@ func (w *upgradeWriter) finish() {
 func (s *UpgradeServer) serveUpgrades(nc net.Conn, bp *[]byte, buf []byte, end, n int, r *http.Request) {
 	w := &upgradeWriter{s: s, nc: nc, bp: bp, buf: buf, end: end, n: n, headReq: r.Method == http.MethodHead, counted: true}
 	defer func() {
-		defer w.leave()
 		p := recover()
 		if p != nil && p != http.ErrAbortHandler {
-			logger := slog.Default()
-			if cfg := s.Config; cfg != nil && cfg.Logger != nil {
-				logger = cfg.Logger
-			}
-			logger.Error("websocket: Upgrades handler panic", "panic", p, "remote", r.RemoteAddr,
-				"stack", string(debug.Stack()))
+			logPanic(s.Config, "websocket: Upgrades handler panic", p, r.RemoteAddr)
 		}
-		switch {
-		case w.hij: // the handler's now
-			w.release()
-		case p != nil: // as net/http: no response, the connection closed
+		if p != nil && !w.hij { // as net/http: no response, the connection closed
 			w.release()
 			nc.Close()
-		default:
-			w.finish()
+		} else {
+			w.finish() // (nothing but the buffer to give back once the connection is taken)
 		}
+		w.leave()
 	}()
 	s.Upgrades.ServeHTTP(w, r)
 }

@@ -297,15 +297,20 @@ func runHandler(cfg *Config, c *Conn, r *http.Request, serve func(*Conn, *http.R
 	code := CloseInternalServerErr
 	defer func() {
 		if p := recover(); p != nil {
-			logger := slog.Default()
-			if cfg != nil && cfg.Logger != nil {
-				logger = cfg.Logger
-			}
-			logger.Error("websocket: handler panic", "panic", p, "remote", c.RemoteAddr().String(),
-				"stack", string(debug.Stack()))
+			logPanic(cfg, "websocket: handler panic", p, c.RemoteAddr().String())
 		}
 		_ = c.Close(code, "")
 	}()
 	serve(c, r)
 	code = CloseNormalClosure
+}
+
+// logPanic logs a recovered handler panic, with its stack, to cfg's
+// Logger or slog.Default.
+func logPanic(cfg *Config, msg string, p any, remote string) {
+	logger := slog.Default()
+	if cfg != nil && cfg.Logger != nil {
+		logger = cfg.Logger
+	}
+	logger.Error(msg, "panic", p, "remote", remote, "stack", string(debug.Stack()))
 }
