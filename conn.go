@@ -286,15 +286,19 @@ var closedDone = func() chan struct{} {
 // doneChan returns the channel closed when the connection is, made on
 // first use: most connections never wait on it, and it is 96 bytes an
 // idle connection need not hold.
-func (c *Conn) doneChan() chan struct{} {
-	if p := c.done.Load(); p != nil {
-		return *p
+func (c *Conn) doneChan() chan struct{} { return lazyChan(&c.done, 0) }
+
+// lazyChan returns the channel *p points to, making one with buffer size
+// size first if there is none (goroutines racing get the same one).
+func lazyChan(p *atomic.Pointer[chan struct{}], size int) chan struct{} {
+	if ch := p.Load(); ch != nil {
+		return *ch
 	}
-	ch := make(chan struct{})
-	if c.done.CompareAndSwap(nil, &ch) {
+	ch := make(chan struct{}, size)
+	if p.CompareAndSwap(nil, &ch) {
 		return ch
 	}
-	return *c.done.Load() // made meanwhile, or closed
+	return *p.Load() // made meanwhile (or, for done, closed)
 }
 
 // isDone reports whether the connection is closed (Done is closed).

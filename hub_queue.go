@@ -479,19 +479,10 @@ func (h *Hub) kickTimerFired() {
 	h.kickPendingLocked()
 }
 
-// stopDeferred kicks the pending writers (counted in wg, not started yet)
-// and cancels the timer: the hub stops. A fan-out still running kicks its
-// writers at once, having seen stopFlag.
-func (h *Hub) stopDeferred() {
-	h.kickMu.Lock()
-	if h.kickTimer != nil {
-		h.kickTimer.Stop()
-	}
-	h.kickPendingLocked()
-}
-
-// flushDeferred kicks the pending writers now (a broadcast is about to
-// wait for room, or the hub stops).
+// flushDeferred kicks the pending writers now: a broadcast is about to
+// wait for room, or the hub stops (the writers are counted in wg and not
+// started yet; a fan-out still running kicks its own at once, having seen
+// stopFlag). A timer still armed then finds nothing to kick.
 func (h *Hub) flushDeferred() {
 	h.kickMu.Lock()
 	h.kickPendingLocked()

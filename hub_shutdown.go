@@ -39,7 +39,7 @@ func (h *Hub) Stop() {
 	for _, m := range h.stop() {
 		m.shut()
 	}
-	h.stopDeferred()
+	h.flushDeferred()
 	h.wg.Wait()
 	h.stopRetire()
 	h.stopRelay()
@@ -78,7 +78,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 			_ = c.Close(CloseGoingAway, "going away")
 		}(m.c)
 	}
-	h.stopDeferred()
+	h.flushDeferred()
 	done := make(chan struct{})
 	go func() {
 		h.wg.Wait()

@@ -307,16 +307,7 @@ func (c *Conn) releaseSlot() {
 
 // slotWakeChan returns the channel slot waiters sleep on, made on first
 // use.
-func (c *Conn) slotWakeChan() chan struct{} {
-	if p := c.slotWake.Load(); p != nil {
-		return *p
-	}
-	ch := make(chan struct{}, 1)
-	if c.slotWake.CompareAndSwap(nil, &ch) {
-		return ch
-	}
-	return *c.slotWake.Load()
-}
+func (c *Conn) slotWakeChan() chan struct{} { return lazyChan(&c.slotWake, 1) }
 
 // WriteMessage sends p as one message of type mt (TextMessage or
 // BinaryMessage; text must be UTF-8, which is the caller's duty and not
